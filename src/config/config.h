@@ -1,7 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/status.h"
@@ -15,10 +18,10 @@ struct Config {
   // [server]
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
   std::string data_dir = "./data";
-  int threads = 0;                         // io_context threads; 0 = one per core
-  std::string log_level = "info";          // trace, debug, info, warn, error, off
-  std::string web_root;                    // static web client folder; empty = none
-  std::string tls_cert;                    // PEM file; TLS is on when cert and key are set
+  int threads = 0;                 // io_context threads; 0 = one per core
+  std::string log_level = "info";  // trace, debug, info, warn, error, off
+  std::string web_root;            // static web client folder; empty = none
+  std::string tls_cert;            // PEM file; TLS is on when cert and key are set
   std::string tls_key;
 
   // [limits]
@@ -34,25 +37,73 @@ struct Config {
   // [auth]
   int access_token_ttl_s = 15 * 60;
   int refresh_token_ttl_s = 30 * 24 * 3600;
-  uint64_t argon2_ops_limit = 3;             // OWASP: t>=2 with m>=19 MiB; we use t=3, 64 MiB
+  uint64_t argon2_ops_limit = 3;  // OWASP: t>=2 with m>=19 MiB; we use t=3, 64 MiB
   uint64_t argon2_mem_limit = 64ull << 20;
   std::vector<std::string> allowed_origins;  // WebSocket Origin allow-list; empty = same host only
 
   // [rate_limits] token buckets: sustained rate per minute and burst size.
-  double rate_auth_ip_per_min = 30;          // register + login, per client IP
+  double rate_auth_ip_per_min = 30;  // register + login, per client IP
   double rate_auth_ip_burst = 20;
-  double rate_auth_user_per_min = 10;        // login, per username
+  double rate_auth_user_per_min = 10;  // login, per username
   double rate_auth_user_burst = 10;
 };
 
+/// One Config field as the outside world names it. ConfigFields() is the single table that
+/// drives the TOML loader, the environment layer and the command line, so a new setting is
+/// a member with its default in Config plus one row in that table, nothing more.
+struct ConfigField {
+  using Member = std::variant<std::string Config::*, int Config::*, uint64_t Config::*,
+                              double Config::*, std::vector<std::string> Config::*>;
+
+  std::string_view name;     // snake_case: the TOML key, PARLEY_<NAME>, --<name-with-dashes>
+  std::string_view section;  // the TOML table holding the key, e.g. "server"
+  std::string_view help;     // one line for --help
+  Member member;
+};
+
+/// Every field of Config, in declaration order. The table is static and immutable.
+std::span<const ConfigField> ConfigFields();
+
+/// "PARLEY_" + the field name in upper case, e.g. PARLEY_MAX_FRAME_BYTES.
+std::string EnvVarName(const ConfigField& field);
+
+/// "--" + the field name with dashes, e.g. --max-frame-bytes.
+std::string FlagName(const ConfigField& field);
+
+/// The field's value in the text form that SetFieldFromText accepts (lists comma-joined).
+std::string FieldToText(const Config& config, const ConfigField& field);
+
+/// Sets one field from text, as environment variables and flags carry it: integers in
+/// decimal, numbers as decimal or exponent floats, lists comma-separated (items trimmed,
+/// empty items dropped, so an empty text clears the list). `source` names where the text
+/// came from (e.g. "PARLEY_THREADS") and leads the error message.
+Status SetFieldFromText(Config& config, const ConfigField& field, std::string_view text,
+                        std::string_view source);
+
+/// A parsed `listen` address. `host` has IPv6 brackets removed ("[::1]:80" -> "::1").
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+/// Parses HOST:PORT with a non-empty host and a port of 0-65535; an IPv6 host must be
+/// bracketed ("[::1]:8080"). Does no name resolution.
+Result<HostPort> ParseHostPort(std::string_view text);
+
 /// Why loading failed, for a start-up error message. Loading is start-up code: it returns
 /// errors rather than throwing, and parleyd exits with the message.
+/// The file's keys override `base`. Every key must be a known field in its own section:
+/// unknown keys and sections are errors that name them, so a typo cannot pass silently.
+/// Errors carry the file name and line:column and are all reported at once.
 Result<Config> LoadConfigFile(const std::string& path, Config base);
 
 /// Applies PARLEY_* variables from `environ`-style "KEY=VALUE" strings over `base`.
+/// Variables that name no field (including other PARLEY_* ones) are ignored; a value that
+/// does not parse is an error naming the variable. When a variable repeats, the last wins.
 Result<Config> ApplyEnvironment(const std::vector<std::string>& env, Config base);
 
-/// Checks ranges and consistency (e.g. both TLS files or neither; listen parses).
+/// Checks ranges and consistency (e.g. both TLS files or neither; listen parses). Reports
+/// every problem found, not just the first, in one message.
 Status ValidateConfig(const Config& config);
 
 }  // namespace parley

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "common/status.h"
+#include "config/config.h"
+
+namespace parley {
+
+/// The whole single-node server built from a Config: storage, services, gateway. main()
+/// only parses the command line and runs this.
+class App {
+ public:
+  /// Opens the data dir (creating it with mode 0700), the database, the signing key, and
+  /// builds every component. Start-up errors come back as values with a clear message.
+  static Result<std::unique_ptr<App>> Create(const Config& config);
+  ~App();
+
+  /// Binds the listening socket; returns the bound port.
+  Result<uint16_t> Listen();
+  /// Serves until SIGTERM/SIGINT has drained the server.
+  void Run();
+
+ private:
+  struct Parts;
+  explicit App(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+/// Splits "HOST:PORT" or "[V6]:PORT". kInvalidRequest when it does not parse.
+Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& listen);
+
+}  // namespace parley

@@ -1,0 +1,519 @@
+#include "config/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <system_error>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace parley {
+namespace {
+
+// The one table. Order is Config's declaration order, which is also the --help order.
+const std::array kFields = {
+    // [server]
+    ConfigField{"listen", "server",
+                "Address to listen on, HOST:PORT ([::1]:8080 for IPv6); port 0 picks a free port",
+                &Config::listen},
+    ConfigField{"data_dir", "server", "Folder for the database and other state", &Config::data_dir},
+    ConfigField{"threads", "server", "I/O threads, 0-256; 0 means one per core", &Config::threads},
+    ConfigField{"log_level", "server", "One of trace, debug, info, warn, error, off",
+                &Config::log_level},
+    ConfigField{"web_root", "server", "Folder of the static web client to serve; empty serves none",
+                &Config::web_root},
+    ConfigField{"tls_cert", "server",
+                "PEM certificate chain; TLS is on when cert and key are both set",
+                &Config::tls_cert},
+    ConfigField{"tls_key", "server", "PEM private key for --tls-cert", &Config::tls_key},
+    // [limits]
+    ConfigField{"max_body_bytes", "limits", "Largest HTTP request body accepted",
+                &Config::max_body_bytes},
+    ConfigField{"max_frame_bytes", "limits",
+                "Largest WebSocket message accepted; larger closes with 1009",
+                &Config::max_frame_bytes},
+    ConfigField{"max_write_queue_bytes", "limits",
+                "Unsent bytes per connection before the client is dropped as too slow",
+                &Config::max_write_queue_bytes},
+    ConfigField{"handshake_timeout_ms", "limits",
+                "Time from TCP accept to a complete HTTP request head or WebSocket upgrade",
+                &Config::handshake_timeout_ms},
+    ConfigField{"auth_timeout_ms", "limits",
+                "Time from WebSocket upgrade to the auth frame (then close 4408)",
+                &Config::auth_timeout_ms},
+    ConfigField{"http_idle_timeout_ms", "limits",
+                "Idle time before a keep-alive HTTP connection closes",
+                &Config::http_idle_timeout_ms},
+    ConfigField{"heartbeat_ms", "limits",
+                "Heartbeat interval advertised to clients; silence for twice this closes",
+                &Config::heartbeat_ms},
+    ConfigField{"drain_timeout_ms", "limits",
+                "On SIGTERM, how long to wait for connections to close and data to flush",
+                &Config::drain_timeout_ms},
+    // [auth]
+    ConfigField{"access_token_ttl_s", "auth", "Lifetime of an access token (JWT), seconds",
+                &Config::access_token_ttl_s},
+    ConfigField{"refresh_token_ttl_s", "auth", "Lifetime of a refresh token, seconds",
+                &Config::refresh_token_ttl_s},
+    ConfigField{"argon2_ops_limit", "auth", "Argon2id passes (t); at least 2",
+                &Config::argon2_ops_limit},
+    ConfigField{"argon2_mem_limit", "auth", "Argon2id memory in bytes; at least 19 MiB (19922944)",
+                &Config::argon2_mem_limit},
+    ConfigField{
+        "allowed_origins", "auth",
+        "WebSocket Origin allow-list (repeat or comma-separate); empty means same host only",
+        &Config::allowed_origins},
+    // [rate_limits]
+    ConfigField{"rate_auth_ip_per_min", "rate_limits",
+                "Register and login attempts per minute per client IP (sustained)",
+                &Config::rate_auth_ip_per_min},
+    ConfigField{"rate_auth_ip_burst", "rate_limits", "Burst size for rate_auth_ip_per_min",
+                &Config::rate_auth_ip_burst},
+    ConfigField{"rate_auth_user_per_min", "rate_limits",
+                "Login attempts per minute per username (sustained)",
+                &Config::rate_auth_user_per_min},
+    ConfigField{"rate_auth_user_burst", "rate_limits", "Burst size for rate_auth_user_per_min",
+                &Config::rate_auth_user_burst},
+};
+
+constexpr uint64_t kMinArgon2OpsLimit = 2;
+constexpr uint64_t kMinArgon2MemLimit = 19ull << 20;  // OWASP password storage cheat sheet
+constexpr int kMaxThreads = 256;
+constexpr std::array<std::string_view, 6> kLogLevels = {"trace", "debug", "info",
+                                                        "warn",  "error", "off"};
+
+// Joins with "; " so that several problems read as one start-up message.
+std::string Join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (const std::string& part : parts) {
+    if (!out.empty()) out += separator;
+    out += part;
+  }
+  return out;
+}
+
+std::string Quote(std::string_view text) {
+  std::string out = "'";
+  out += text;
+  out += "'";
+  return out;
+}
+
+std::string_view Trim(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n";
+  const size_t begin = text.find_first_not_of(kSpace);
+  if (begin == std::string_view::npos) return {};
+  const size_t end = text.find_last_not_of(kSpace);
+  return text.substr(begin, end - begin + 1);
+}
+
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> items;
+  while (true) {
+    const size_t comma = text.find(',');
+    const std::string_view item = Trim(text.substr(0, comma));
+    if (!item.empty()) items.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return items;
+}
+
+// Parses the whole of `text` as T; no surrounding spaces, no sign on unsigned types.
+template <class T>
+bool ParseNumber(std::string_view text, T& out) {
+  if (text.empty()) return false;
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  // from_chars takes no '+', but "+5" is a reasonable thing to write for a signed value.
+  if constexpr (std::is_signed_v<T> || std::is_floating_point_v<T>) {
+    if (*first == '+' && last - first > 1 && first[1] != '-') ++first;
+  }
+  T value{};
+  const auto [ptr, ec] = std::from_chars(first, last, value);
+  if (ec != std::errc() || ptr != last) return false;
+  out = value;
+  return true;
+}
+
+std::string FormatDouble(double value) {
+  std::array<char, 64> buffer;
+  const auto [ptr, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  return ec == std::errc() ? std::string(buffer.data(), ptr) : std::string("?");
+}
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+// Clang before 17 has no aggregate deduction, and the fuzz build uses clang.
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+std::string_view TomlTypeName(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+std::string Where(const std::string& path, const toml::source_region& region) {
+  std::string out = path;
+  if (region.begin.line > 0) {
+    out += ":" + std::to_string(region.begin.line) + ":" + std::to_string(region.begin.column);
+  }
+  return out;
+}
+
+const ConfigField* FindField(std::string_view section, std::string_view name) {
+  for (const ConfigField& field : kFields) {
+    if (field.section == section && field.name == name) return &field;
+  }
+  return nullptr;
+}
+
+// For "unknown key" messages: a key that exists in another section is a likely misplacement.
+std::string SectionHint(std::string_view name) {
+  for (const ConfigField& field : kFields) {
+    if (field.name == name) return " (it belongs in [" + std::string(field.section) + "])";
+  }
+  return "";
+}
+
+bool IsKnownSection(std::string_view section) {
+  return std::any_of(kFields.begin(), kFields.end(),
+                     [&](const ConfigField& field) { return field.section == section; });
+}
+
+// Sets `field` from a TOML value, or returns why the value has the wrong type or range.
+std::optional<std::string> SetFieldFromToml(Config& config, const ConfigField& field,
+                                            const toml::node& node) {
+  const auto expected = [&](std::string_view what) -> std::optional<std::string> {
+    return "expected " + std::string(what) + ", got " + std::string(TomlTypeName(node.type()));
+  };
+  return std::visit(
+      Overloaded{
+          [&](std::string Config::*member) -> std::optional<std::string> {
+            const auto* value = node.as_string();
+            if (value == nullptr) return expected("a string");
+            config.*member = value->get();
+            return std::nullopt;
+          },
+          [&](int Config::*member) -> std::optional<std::string> {
+            const auto* value = node.as_integer();
+            if (value == nullptr) return expected("an integer");
+            const int64_t v = value->get();
+            if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
+              return std::string("integer out of range");
+            }
+            config.*member = static_cast<int>(v);
+            return std::nullopt;
+          },
+          [&](uint64_t Config::*member) -> std::optional<std::string> {
+            const auto* value = node.as_integer();
+            if (value == nullptr) return expected("a non-negative integer");
+            if (value->get() < 0) return std::string("expected a non-negative integer");
+            config.*member = static_cast<uint64_t>(value->get());
+            return std::nullopt;
+          },
+          [&](double Config::*member) -> std::optional<std::string> {
+            // `30` and `30.0` both read naturally as a rate, so accept either.
+            if (const auto* value = node.as_floating_point()) {
+              config.*member = value->get();
+            } else if (const auto* integer = node.as_integer()) {
+              config.*member = static_cast<double>(integer->get());
+            } else {
+              return expected("a number");
+            }
+            return std::nullopt;
+          },
+          [&](std::vector<std::string> Config::*member) -> std::optional<std::string> {
+            const auto* array = node.as_array();
+            if (array == nullptr) return expected("an array of strings");
+            std::vector<std::string> items;
+            for (const toml::node& element : *array) {
+              const auto* item = element.as_string();
+              if (item == nullptr) {
+                return "expected an array of strings, got an element that is " +
+                       std::string(TomlTypeName(element.type()));
+              }
+              items.push_back(item->get());
+            }
+            config.*member = std::move(items);
+            return std::nullopt;
+          },
+      },
+      field.member);
+}
+
+}  // namespace
+
+std::span<const ConfigField> ConfigFields() { return kFields; }
+
+std::string EnvVarName(const ConfigField& field) {
+  std::string name = "PARLEY_";
+  for (char c : field.name) {
+    name += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+  }
+  return name;
+}
+
+std::string FlagName(const ConfigField& field) {
+  std::string name = "--";
+  for (char c : field.name) name += c == '_' ? '-' : c;
+  return name;
+}
+
+std::string FieldToText(const Config& config, const ConfigField& field) {
+  return std::visit(
+      Overloaded{
+          [&](std::string Config::*member) { return config.*member; },
+          [&](int Config::*member) { return std::to_string(config.*member); },
+          [&](uint64_t Config::*member) { return std::to_string(config.*member); },
+          [&](double Config::*member) { return FormatDouble(config.*member); },
+          [&](std::vector<std::string> Config::*member) { return Join(config.*member, ","); },
+      },
+      field.member);
+}
+
+Status SetFieldFromText(Config& config, const ConfigField& field, std::string_view text,
+                        std::string_view source) {
+  const auto bad = [&](std::string_view what) -> Status {
+    return Error::InvalidRequest(std::string(source) + ": " + Quote(text) + " is not " +
+                                 std::string(what));
+  };
+  return std::visit(Overloaded{
+                        [&](std::string Config::*member) -> Status {
+                          config.*member = std::string(text);
+                          return Status::Ok();
+                        },
+                        [&](int Config::*member) -> Status {
+                          int value = 0;
+                          if (!ParseNumber(text, value)) return bad("an integer");
+                          config.*member = value;
+                          return Status::Ok();
+                        },
+                        [&](uint64_t Config::*member) -> Status {
+                          uint64_t value = 0;
+                          if (!ParseNumber(text, value)) return bad("a non-negative integer");
+                          config.*member = value;
+                          return Status::Ok();
+                        },
+                        [&](double Config::*member) -> Status {
+                          double value = 0;
+                          if (!ParseNumber(text, value)) return bad("a number");
+                          config.*member = value;
+                          return Status::Ok();
+                        },
+                        [&](std::vector<std::string> Config::*member) -> Status {
+                          config.*member = SplitList(text);
+                          return Status::Ok();
+                        },
+                    },
+                    field.member);
+}
+
+Result<HostPort> ParseHostPort(std::string_view text) {
+  const auto bad = [&](std::string_view why) -> Error {
+    return Error::InvalidRequest("listen: " + Quote(text) + " " + std::string(why));
+  };
+  std::string_view host;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos) return bad("has '[' without ']'");
+    host = text.substr(1, close - 1);
+    if (text.substr(close + 1, 1) != ":") return bad("needs :PORT after the IPv6 address");
+    port = text.substr(close + 2);
+    const bool ipv6_chars = std::all_of(host.begin(), host.end(), [](char c) {
+      return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+    });
+    if (host.find(':') == std::string_view::npos || !ipv6_chars) {
+      return bad("has no IPv6 address between the brackets");
+    }
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad("is not HOST:PORT");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return bad("has an IPv6 host without brackets; write [HOST]:PORT");
+    }
+    const bool name_chars = std::all_of(host.begin(), host.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+    });
+    if (!name_chars) return bad("has characters that cannot be in a host name");
+  }
+  if (host.empty()) return bad("has an empty host; use 0.0.0.0 or [::] for all interfaces");
+  // Digits only: from_chars alone would accept a sign on some types and we want no surprises.
+  const bool digits =
+      !port.empty() && port.size() <= 5 &&
+      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  uint32_t port_number = 0;
+  if (!digits || !ParseNumber(port, port_number) || port_number > 65535) {
+    return bad("needs a port from 0 to 65535");
+  }
+  return HostPort{std::string(host), static_cast<uint16_t>(port_number)};
+}
+
+Result<Config> LoadConfigFile(const std::string& path, Config base) {
+  toml::table root;
+  // toml++ reports syntax errors by throwing; this is start-up code, and the exception
+  // stops here so that callers see a Result like everywhere else.
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& error) {
+    return Error::InvalidRequest("config file " + Where(path, error.source()) + ": " +
+                                 std::string(error.description()));
+  }
+
+  // toml++ iterates keys in sorted order; problems are reported in file order instead.
+  std::vector<std::pair<toml::source_position, std::string>> problems;
+  const auto problem = [&](const toml::source_region& where, std::string what) {
+    problems.emplace_back(where.begin, Where(path, where) + ": " + std::move(what));
+  };
+  for (const auto& [section_key, section_node] : root) {
+    const std::string_view section = section_key.str();
+    if (!IsKnownSection(section)) {
+      problem(section_key.source(),
+              section_node.is_table()
+                  ? "unknown section [" + std::string(section) + "]"
+                  : "unknown key '" + std::string(section) + "'" + SectionHint(section));
+      continue;
+    }
+    const toml::table* table = section_node.as_table();
+    if (table == nullptr) {
+      problem(section_key.source(), "'" + std::string(section) + "' must be a section, got " +
+                                        std::string(TomlTypeName(section_node.type())));
+      continue;
+    }
+    for (const auto& [key, node] : *table) {
+      const std::string dotted = std::string(section) + "." + std::string(key.str());
+      const ConfigField* field = FindField(section, key.str());
+      if (field == nullptr) {
+        problem(key.source(), "unknown key '" + dotted + "'" + SectionHint(key.str()));
+      } else if (std::optional<std::string> wrong = SetFieldFromToml(base, *field, node)) {
+        problem(node.source(), dotted + ": " + *wrong);
+      }
+    }
+  }
+  if (!problems.empty()) {
+    std::stable_sort(problems.begin(), problems.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.first.line, a.first.column) < std::pair(b.first.line, b.first.column);
+    });
+    std::vector<std::string> messages;
+    for (auto& [where, message] : problems) messages.push_back(std::move(message));
+    return Error::InvalidRequest(Join(messages, "; "));
+  }
+  return base;
+}
+
+Result<Config> ApplyEnvironment(const std::vector<std::string>& env, Config base) {
+  std::vector<std::string> problems;
+  for (const std::string& entry : env) {
+    const size_t equals = entry.find('=');
+    if (equals == std::string::npos) continue;
+    const std::string_view name = std::string_view(entry).substr(0, equals);
+    const std::string_view value = std::string_view(entry).substr(equals + 1);
+    if (!name.starts_with("PARLEY_")) continue;
+    for (const ConfigField& field : kFields) {
+      if (EnvVarName(field) != name) continue;
+      if (Status status = SetFieldFromText(base, field, value, name); !status) {
+        problems.push_back(status.error().message);
+      }
+      break;
+    }
+  }
+  if (!problems.empty()) return Error::InvalidRequest(Join(problems, "; "));
+  return base;
+}
+
+Status ValidateConfig(const Config& config) {
+  std::vector<std::string> problems;
+  const auto require = [&](bool ok, std::string problem) {
+    if (!ok) problems.push_back(std::move(problem));
+  };
+
+  if (Result<HostPort> listen = ParseHostPort(config.listen); !listen) {
+    problems.push_back(listen.error().message);
+  }
+  require(!config.data_dir.empty(), "data_dir: must not be empty");
+  require(config.threads >= 0 && config.threads <= kMaxThreads,
+          "threads: " + std::to_string(config.threads) + " is not between 0 and " +
+              std::to_string(kMaxThreads));
+  require(std::find(kLogLevels.begin(), kLogLevels.end(), config.log_level) != kLogLevels.end(),
+          "log_level: " + Quote(config.log_level) +
+              " is not one of trace, debug, info, warn, error, off");
+  require(config.tls_cert.empty() == config.tls_key.empty(),
+          "tls_cert and tls_key: set both to enable TLS, or neither");
+
+  for (const auto& [name, value] :
+       {std::pair{"max_body_bytes", config.max_body_bytes},
+        std::pair{"max_frame_bytes", config.max_frame_bytes},
+        std::pair{"max_write_queue_bytes", config.max_write_queue_bytes}}) {
+    require(value > 0, std::string(name) + ": must be greater than 0");
+  }
+  for (const auto& [name, value] : {std::pair{"handshake_timeout_ms", config.handshake_timeout_ms},
+                                    std::pair{"auth_timeout_ms", config.auth_timeout_ms},
+                                    std::pair{"http_idle_timeout_ms", config.http_idle_timeout_ms},
+                                    std::pair{"heartbeat_ms", config.heartbeat_ms},
+                                    std::pair{"drain_timeout_ms", config.drain_timeout_ms},
+                                    std::pair{"access_token_ttl_s", config.access_token_ttl_s},
+                                    std::pair{"refresh_token_ttl_s", config.refresh_token_ttl_s}}) {
+    require(value > 0,
+            std::string(name) + ": must be greater than 0, got " + std::to_string(value));
+  }
+
+  require(config.argon2_ops_limit >= kMinArgon2OpsLimit,
+          "argon2_ops_limit: " + std::to_string(config.argon2_ops_limit) +
+              " is below the OWASP minimum of 2");
+  require(config.argon2_mem_limit >= kMinArgon2MemLimit,
+          "argon2_mem_limit: " + std::to_string(config.argon2_mem_limit) +
+              " bytes is below the OWASP minimum of 19 MiB (" + std::to_string(kMinArgon2MemLimit) +
+              ")");
+  for (const std::string& origin : config.allowed_origins) {
+    require(!origin.empty(), "allowed_origins: entries must not be empty");
+  }
+
+  // A bucket that refills at rate 0 or holds less than one token would refuse every request.
+  for (const auto& [name, value, minimum] :
+       {std::tuple{"rate_auth_ip_per_min", config.rate_auth_ip_per_min, 0.0},
+        std::tuple{"rate_auth_ip_burst", config.rate_auth_ip_burst, 1.0},
+        std::tuple{"rate_auth_user_per_min", config.rate_auth_user_per_min, 0.0},
+        std::tuple{"rate_auth_user_burst", config.rate_auth_user_burst, 1.0}}) {
+    const bool ok = std::isfinite(value) && (minimum == 0.0 ? value > 0.0 : value >= minimum);
+    require(ok, std::string(name) + ": " + FormatDouble(value) +
+                    (minimum == 0.0 ? " must be greater than 0" : " must be at least 1"));
+  }
+
+  if (!problems.empty()) return Error::InvalidRequest(Join(problems, "; "));
+  return Status::Ok();
+}
+
+}  // namespace parley

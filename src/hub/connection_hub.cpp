@@ -1,0 +1,88 @@
+#include "hub/connection_hub.h"
+
+#include <functional>
+
+namespace parley {
+
+ConnectionHub::Shard& ConnectionHub::ShardFor(std::string_view user_id) {
+  return shards_[std::hash<std::string_view>{}(user_id) % kShards];
+}
+
+const ConnectionHub::Shard& ConnectionHub::ShardFor(std::string_view user_id) const {
+  return shards_[std::hash<std::string_view>{}(user_id) % kShards];
+}
+
+void ConnectionHub::Add(const std::shared_ptr<Connection>& connection) {
+  Shard& shard = ShardFor(connection->user_id());
+  std::lock_guard lock(shard.mu);
+  shard.users[connection->user_id()].push_back(connection);
+}
+
+void ConnectionHub::Remove(const Connection& connection) {
+  Shard& shard = ShardFor(connection.user_id());
+  std::lock_guard lock(shard.mu);
+  auto it = shard.users.find(connection.user_id());
+  if (it == shard.users.end()) return;
+  auto& list = it->second;
+  // Drop this connection and any that already died without being removed.
+  std::erase_if(list, [&](const std::weak_ptr<Connection>& weak) {
+    auto strong = weak.lock();
+    return !strong || strong.get() == &connection;
+  });
+  if (list.empty()) shard.users.erase(it);
+}
+
+std::vector<std::shared_ptr<Connection>> ConnectionHub::Snapshot(std::string_view user_id) const {
+  std::vector<std::shared_ptr<Connection>> out;
+  const Shard& shard = ShardFor(user_id);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.users.find(std::string(user_id));
+  if (it == shard.users.end()) return out;
+  out.reserve(it->second.size());
+  for (const auto& weak : it->second) {
+    if (auto strong = weak.lock()) out.push_back(std::move(strong));
+  }
+  return out;
+}
+
+void ConnectionHub::SendToUser(std::string_view user_id, const Frame& frame,
+                               const Connection* except) {
+  for (const auto& connection : Snapshot(user_id)) {
+    if (connection.get() != except) connection->Deliver(frame);
+  }
+}
+
+void ConnectionHub::CloseDevice(std::string_view user_id, std::string_view device_id, int code,
+                                const std::string& reason) {
+  for (const auto& connection : Snapshot(user_id)) {
+    if (connection->device_id() == device_id) connection->Close(code, reason);
+  }
+}
+
+void ConnectionHub::CloseAll(int code, const std::string& reason) {
+  std::vector<std::shared_ptr<Connection>> all;
+  for (Shard& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    for (const auto& [user, list] : shard.users) {
+      for (const auto& weak : list) {
+        if (auto strong = weak.lock()) all.push_back(std::move(strong));
+      }
+    }
+  }
+  for (const auto& connection : all) connection->Close(code, reason);
+}
+
+size_t ConnectionHub::ConnectionCount() const {
+  size_t n = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    for (const auto& [user, list] : shard.users) n += list.size();
+  }
+  return n;
+}
+
+size_t ConnectionHub::ConnectionsOfUser(std::string_view user_id) const {
+  return Snapshot(user_id).size();
+}
+
+}  // namespace parley

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/router.h"
+#include "api/ws_api.h"
+#include "auth/auth_service.h"
+#include "common/status.h"
+#include "hub/connection_hub.h"
+#include "metrics/metrics.h"
+
+namespace parley {
+
+struct GatewayOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  int threads = 1;           // io_context threads, one io_context each
+  int blocking_threads = 2;  // pool for storage and password hashing
+  uint64_t max_body_bytes = 64 * 1024;
+  uint64_t max_frame_bytes = 64 * 1024;
+  uint64_t max_write_queue_bytes = 4 << 20;
+  int handshake_timeout_ms = 10'000;
+  int auth_timeout_ms = 10'000;
+  int http_idle_timeout_ms = 60'000;
+  int heartbeat_ms = 30'000;
+  int drain_timeout_ms = 5'000;
+  std::vector<std::string> allowed_origins;  // empty: same host (or no Origin) only
+};
+
+/// The HTTP + WebSocket front door: one port, one io_context per thread, each connection
+/// owned by the io_context that accepted... that it was handed to (round robin) and touched
+/// only on that thread. Requests go to the Router (HTTP) or, after `auth`, to the WsApi.
+///
+/// Lifecycle: construct, Listen() (binds; start-up errors come back here), Run() (blocks
+/// until drained or stopped). SIGTERM/SIGINT, or Drain() from any thread, stop accepting,
+/// close WebSockets with 1001, let in-flight HTTP requests finish, and return from Run()
+/// once every connection is gone or drain_timeout_ms has passed.
+class Gateway {
+ public:
+  Gateway(GatewayOptions options, const Router& router, const WsApi& ws_api, AuthService& auth,
+          ConnectionHub& hub, MetricsRegistry& metrics);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  /// Binds and listens. Returns the bound port (useful with port 0).
+  Result<uint16_t> Listen();
+  /// Serves until drained. Call once, after Listen().
+  void Run();
+  /// Starts a graceful shutdown. Thread-safe, idempotent.
+  void Drain();
+  /// True until a drain starts: /readyz reports it.
+  bool Ready() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace parley
