@@ -7,6 +7,13 @@ namespace {
 
 HttpReply Named(std::string name) { return HttpReply::Json(200, std::move(name)); }
 
+HttpRequest Get(std::string path) {
+  HttpRequest req;
+  req.method = "GET";
+  req.path = std::move(path);
+  return req;
+}
+
 Router MakeRouter() {
   Router router;
   router.Add("GET", "/v1/users/{user_id}", HandlerKind::kBlocking,
@@ -19,7 +26,7 @@ Router MakeRouter() {
 
 TEST(RouterTest, MatchesLiteralAndCapturedSegments) {
   Router router = MakeRouter();
-  HttpRequest req{.method = "GET", .path = "/v1/users/u_42"};
+  HttpRequest req = Get("/v1/users/u_42");
   auto match = router.Find(req);
   ASSERT_NE(match.route, nullptr);
   EXPECT_EQ(match.route->handler(req).body, "get-user");
@@ -30,7 +37,7 @@ TEST(RouterTest, MatchesLiteralAndCapturedSegments) {
 TEST(RouterTest, UnknownPathHasNoAllowedMethods) {
   Router router = MakeRouter();
   for (const char* path : {"/", "/v1", "/v1/users", "/v1/users/a/b", "/healthz/x", "/nope"}) {
-    HttpRequest req{.method = "GET", .path = path};
+    HttpRequest req = Get(path);
     auto match = router.Find(req);
     EXPECT_EQ(match.route, nullptr) << path;
     EXPECT_TRUE(match.allowed.empty()) << path;
@@ -39,7 +46,7 @@ TEST(RouterTest, UnknownPathHasNoAllowedMethods) {
 
 TEST(RouterTest, WrongMethodListsTheAllowedOnes) {
   Router router = MakeRouter();
-  HttpRequest req{.method = "GET", .path = "/v1/auth/login"};
+  HttpRequest req = Get("/v1/auth/login");
   auto match = router.Find(req);
   EXPECT_EQ(match.route, nullptr);
   EXPECT_EQ(match.allowed, "POST");
@@ -47,7 +54,7 @@ TEST(RouterTest, WrongMethodListsTheAllowedOnes) {
 
 TEST(RouterTest, TrailingSlashAndDoubleSlashesAreTheSamePath) {
   Router router = MakeRouter();
-  HttpRequest req{.method = "GET", .path = "/healthz/"};
+  HttpRequest req = Get("/healthz/");
   EXPECT_NE(router.Find(req).route, nullptr);
 }
 

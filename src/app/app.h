@@ -28,7 +28,4 @@ class App {
   std::unique_ptr<Parts> parts_;
 };
 
-/// Splits "HOST:PORT" or "[V6]:PORT". kInvalidRequest when it does not parse.
-Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& listen);
-
 }  // namespace parley

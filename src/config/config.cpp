@@ -70,6 +70,18 @@ const std::array kFields = {
         "allowed_origins", "auth",
         "WebSocket Origin allow-list (repeat or comma-separate); empty means same host only",
         &Config::allowed_origins},
+    // [chat]
+    ConfigField{"durability", "chat",
+                "full: an ack means fsynced (many messages per fsync); normal: survives a crash "
+                "of parleyd but maybe not of the machine; off: tests only",
+                &Config::durability},
+    ConfigField{"max_message_bytes", "chat", "Largest message body, bytes of UTF-8",
+                &Config::max_message_bytes},
+    ConfigField{"max_group_members", "chat", "Most members a group may have",
+                &Config::max_group_members},
+    ConfigField{"receipt_fanout_max_members", "chat",
+                "Groups up to this size get read receipts pushed to every member",
+                &Config::receipt_fanout_max_members},
     // [rate_limits]
     ConfigField{"rate_auth_ip_per_min", "rate_limits",
                 "Register and login attempts per minute per client IP (sustained)",
@@ -81,6 +93,20 @@ const std::array kFields = {
                 &Config::rate_auth_user_per_min},
     ConfigField{"rate_auth_user_burst", "rate_limits", "Burst size for rate_auth_user_per_min",
                 &Config::rate_auth_user_burst},
+    ConfigField{"rate_send_per_min", "rate_limits",
+                "Messages, edits and reactions per minute per user (sustained)",
+                &Config::rate_send_per_min},
+    ConfigField{"rate_send_burst", "rate_limits", "Burst size for rate_send_per_min",
+                &Config::rate_send_burst},
+    ConfigField{"rate_typing_per_min", "rate_limits", "Typing notices per minute per user",
+                &Config::rate_typing_per_min},
+    ConfigField{"rate_typing_burst", "rate_limits", "Burst size for rate_typing_per_min",
+                &Config::rate_typing_burst},
+    ConfigField{"rate_frames_per_min", "rate_limits",
+                "WebSocket frames per minute per connection; sustained excess closes with 4429",
+                &Config::rate_frames_per_min},
+    ConfigField{"rate_frames_burst", "rate_limits", "Burst size for rate_frames_per_min",
+                &Config::rate_frames_burst},
 };
 
 constexpr uint64_t kMinArgon2OpsLimit = 2;
@@ -428,6 +454,7 @@ Result<Config> LoadConfigFile(const std::string& path, Config base) {
       return std::pair(a.first.line, a.first.column) < std::pair(b.first.line, b.first.column);
     });
     std::vector<std::string> messages;
+    messages.reserve(problems.size());
     for (auto& [where, message] : problems) messages.push_back(std::move(message));
     return Error::InvalidRequest(Join(messages, "; "));
   }
@@ -497,6 +524,11 @@ Status ValidateConfig(const Config& config) {
           "argon2_mem_limit: " + std::to_string(config.argon2_mem_limit) +
               " bytes is below the OWASP minimum of 19 MiB (" + std::to_string(kMinArgon2MemLimit) +
               ")");
+  require(config.durability == "full" || config.durability == "normal" || config.durability == "off",
+          "durability: " + Quote(config.durability) + " is not one of full, normal, off");
+  require(config.max_message_bytes > 0, "max_message_bytes: must be greater than 0");
+  require(config.max_group_members >= 2, "max_group_members: must be at least 2");
+  require(config.receipt_fanout_max_members >= 0, "receipt_fanout_max_members: must be >= 0");
   for (const std::string& origin : config.allowed_origins) {
     require(!origin.empty(), "allowed_origins: entries must not be empty");
   }
@@ -506,7 +538,13 @@ Status ValidateConfig(const Config& config) {
        {std::tuple{"rate_auth_ip_per_min", config.rate_auth_ip_per_min, 0.0},
         std::tuple{"rate_auth_ip_burst", config.rate_auth_ip_burst, 1.0},
         std::tuple{"rate_auth_user_per_min", config.rate_auth_user_per_min, 0.0},
-        std::tuple{"rate_auth_user_burst", config.rate_auth_user_burst, 1.0}}) {
+        std::tuple{"rate_auth_user_burst", config.rate_auth_user_burst, 1.0},
+        std::tuple{"rate_send_per_min", config.rate_send_per_min, 0.0},
+        std::tuple{"rate_send_burst", config.rate_send_burst, 1.0},
+        std::tuple{"rate_typing_per_min", config.rate_typing_per_min, 0.0},
+        std::tuple{"rate_typing_burst", config.rate_typing_burst, 1.0},
+        std::tuple{"rate_frames_per_min", config.rate_frames_per_min, 0.0},
+        std::tuple{"rate_frames_burst", config.rate_frames_burst, 1.0}}) {
     const bool ok = std::isfinite(value) && (minimum == 0.0 ? value > 0.0 : value >= minimum);
     require(ok, std::string(name) + ": " + FormatDouble(value) +
                     (minimum == 0.0 ? " must be greater than 0" : " must be at least 1"));

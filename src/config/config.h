@@ -41,11 +41,23 @@ struct Config {
   uint64_t argon2_mem_limit = 64ull << 20;
   std::vector<std::string> allowed_origins;  // WebSocket Origin allow-list; empty = same host only
 
+  // [chat]
+  std::string durability = "full";           // full: fsync every commit (group commit); normal; off
+  uint64_t max_message_bytes = 16 * 1024;    // message body
+  int max_group_members = 10'000;
+  int receipt_fanout_max_members = 256;      // larger groups get no pushed read receipts
+
   // [rate_limits] token buckets: sustained rate per minute and burst size.
   double rate_auth_ip_per_min = 30;  // register + login, per client IP
   double rate_auth_ip_burst = 20;
   double rate_auth_user_per_min = 10;  // login, per username
   double rate_auth_user_burst = 10;
+  double rate_send_per_min = 1200;           // messages (and edits, reactions) per user: 20/s
+  double rate_send_burst = 50;
+  double rate_typing_per_min = 60;           // typing notices per user
+  double rate_typing_burst = 10;
+  double rate_frames_per_min = 6000;         // WebSocket frames per connection: 100/s
+  double rate_frames_burst = 200;
 };
 
 /// One Config field as the outside world names it. ConfigFields() is the single table that
@@ -90,11 +102,11 @@ struct HostPort {
 /// bracketed ("[::1]:8080"). Does no name resolution.
 Result<HostPort> ParseHostPort(std::string_view text);
 
-/// Why loading failed, for a start-up error message. Loading is start-up code: it returns
-/// errors rather than throwing, and parleyd exits with the message.
-/// The file's keys override `base`. Every key must be a known field in its own section:
-/// unknown keys and sections are errors that name them, so a typo cannot pass silently.
-/// Errors carry the file name and line:column and are all reported at once.
+/// Reads a TOML file whose keys override `base`. Every key must be a known field in its own
+/// section: unknown keys and sections are errors that name them, so a typo cannot pass
+/// silently. Errors carry the file name and line:column and are all reported at once, in
+/// file order. Loading is start-up code: it returns errors (kInvalidRequest) rather than
+/// throwing, and parleyd exits with the message.
 Result<Config> LoadConfigFile(const std::string& path, Config base);
 
 /// Applies PARLEY_* variables from `environ`-style "KEY=VALUE" strings over `base`.

@@ -59,10 +59,10 @@ TEST(ConfigFieldsTest, NamesAreUniqueAndDeriveEnvAndFlagNames) {
   for (const ConfigField& field : ConfigFields()) {
     EXPECT_TRUE(names.insert(field.name).second) << field.name;
     EXPECT_FALSE(field.help.empty()) << field.name;
-    EXPECT_THAT((std::set<std::string_view>{"server", "limits", "auth", "rate_limits"}),
+    EXPECT_THAT((std::set<std::string_view>{"server", "limits", "auth", "chat", "rate_limits"}),
                 ::testing::Contains(field.section));
   }
-  EXPECT_EQ(names.size(), 24u);
+  EXPECT_EQ(names.size(), 34u);
   const ConfigField& frame =
       *std::find_if(ConfigFields().begin(), ConfigFields().end(),
                     [](const ConfigField& field) { return field.name == "max_frame_bytes"; });

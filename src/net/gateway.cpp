@@ -50,10 +50,9 @@ GatewayMetrics::GatewayMetrics(MetricsRegistry& registry)
 class Gateway::Impl {
  public:
   Impl(GatewayOptions options, const Router& router, const WsApi& ws_api, AuthService& auth,
-       ConnectionHub& hub, MetricsRegistry& metrics)
-      : pool_(static_cast<size_t>(std::max(1, options.blocking_threads))),
-        workers_(static_cast<size_t>(std::max(1, options.threads))),
-        context_{std::move(options), router, ws_api, auth, hub, net::GatewayMetrics(metrics), pool_,
+       ConnectionHub& hub, MetricsRegistry& metrics, asio::thread_pool& pool)
+      : workers_(static_cast<size_t>(std::max(1, options.threads))),
+        context_{std::move(options), router, ws_api, auth, hub, net::GatewayMetrics(metrics), pool,
                  {}, {}, {}},
         acceptor_(workers_[0].io),
         signals_(workers_[0].io, SIGTERM, SIGINT),
@@ -94,7 +93,6 @@ class Gateway::Impl {
     }
     RunWorker(workers_[0]);
     for (auto& t : threads) t.join();
-    pool_.join();
   }
 
   void Drain() {
@@ -154,7 +152,6 @@ class Gateway::Impl {
     for (auto& worker : workers_) worker.io.stop();
   }
 
-  asio::thread_pool pool_;
   std::vector<net::Worker> workers_;
   net::GatewayContext context_;
   tcp::acceptor acceptor_;
@@ -164,8 +161,10 @@ class Gateway::Impl {
 };
 
 Gateway::Gateway(GatewayOptions options, const Router& router, const WsApi& ws_api,
-                 AuthService& auth, ConnectionHub& hub, MetricsRegistry& metrics)
-    : impl_(std::make_unique<Impl>(std::move(options), router, ws_api, auth, hub, metrics)) {}
+                 AuthService& auth, ConnectionHub& hub, MetricsRegistry& metrics,
+                 asio::thread_pool& blocking_pool)
+    : impl_(std::make_unique<Impl>(std::move(options), router, ws_api, auth, hub, metrics,
+                                   blocking_pool)) {}
 
 Gateway::~Gateway() = default;
 

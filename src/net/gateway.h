@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,8 +19,7 @@ namespace parley {
 struct GatewayOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
-  int threads = 1;           // io_context threads, one io_context each
-  int blocking_threads = 2;  // pool for storage and password hashing
+  int threads = 1;  // io_context threads, one io_context each
   uint64_t max_body_bytes = 64 * 1024;
   uint64_t max_frame_bytes = 64 * 1024;
   uint64_t max_write_queue_bytes = 4 << 20;
@@ -29,11 +29,12 @@ struct GatewayOptions {
   int heartbeat_ms = 30'000;
   int drain_timeout_ms = 5'000;
   std::vector<std::string> allowed_origins;  // empty: same host (or no Origin) only
+  double frames_per_min = 6000;  // per connection; refused frames get rate_limited
+  double frames_burst = 200;
 };
 
 /// The HTTP + WebSocket front door: one port, one io_context per thread, each connection
-/// owned by the io_context that accepted... that it was handed to (round robin) and touched
-/// only on that thread. Requests go to the Router (HTTP) or, after `auth`, to the WsApi.
+/// owned by the io_context it was handed to (round robin) and touched only on that thread. Requests go to the Router (HTTP) or, after `auth`, to the WsApi.
 ///
 /// Lifecycle: construct, Listen() (binds; start-up errors come back here), Run() (blocks
 /// until drained or stopped). SIGTERM/SIGINT, or Drain() from any thread, stop accepting,
@@ -41,8 +42,10 @@ struct GatewayOptions {
 /// once every connection is gone or drain_timeout_ms has passed.
 class Gateway {
  public:
+  /// `blocking_pool` runs the handlers that touch storage or hash passwords; its owner joins
+  /// it after Run() returns.
   Gateway(GatewayOptions options, const Router& router, const WsApi& ws_api, AuthService& auth,
-          ConnectionHub& hub, MetricsRegistry& metrics);
+          ConnectionHub& hub, MetricsRegistry& metrics, boost::asio::thread_pool& blocking_pool);
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;

@@ -10,6 +10,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
+#include <optional>
 
 #include "api/json_fields.h"
 #include "net/offload.h"
@@ -120,16 +121,17 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       first = false;
       auto [ec, n] = co_await http::async_read(stream_, buffer, parser, kTuple);
       if (ec == http::error::body_limit) {
-        co_await WriteError(Error::PayloadTooLarge("request body is larger than " +
-                                                   std::to_string(context_.options.max_body_bytes) +
-                                                   " bytes"),
-                            11);
+        const Error error = Error::PayloadTooLarge(
+            "request body is larger than " + std::to_string(context_.options.max_body_bytes) +
+            " bytes");
+        co_await WriteError(error, 11);
         break;
       }
       if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() &&
           ec != http::error::end_of_stream && ec != http::error::partial_message) {
         // The peer sent something that is not HTTP/1.1: tell it once, then hang up.
-        co_await WriteError(Error::InvalidRequest("malformed HTTP request: " + ec.message()), 11);
+        const Error error = Error::InvalidRequest("malformed HTTP request: " + ec.message());
+        co_await WriteError(error, 11);
         break;
       }
       if (ec) break;  // peer closed, timed out, or the server is draining: nothing to answer
@@ -150,16 +152,16 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
 
   asio::awaitable<void> Upgrade(Request req) {
     const std::string_view target = req.target();
+    std::optional<Error> refusal;
     if (target.substr(0, target.find('?')) != "/v1/ws") {
-      co_await WriteError(Error::NotFound("no WebSocket endpoint at this path"), req.version());
-      co_return;
+      refusal = Error::NotFound("no WebSocket endpoint at this path");
+    } else if (!OriginAllowed(context_.options, req)) {
+      refusal = Error::Forbidden("origin not allowed");
+    } else if (context_.draining) {
+      refusal = Error::Unavailable("server is shutting down");
     }
-    if (!OriginAllowed(context_.options, req)) {
-      co_await WriteError(Error::Forbidden("origin not allowed"), req.version());
-      co_return;
-    }
-    if (context_.draining) {
-      co_await WriteError(Error::Unavailable("server is shutting down"), req.version());
+    if (refusal) {
+      co_await WriteError(*refusal, req.version());
       co_return;
     }
     stream_.expires_never();
@@ -183,8 +185,9 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       reply = match.route->handler(request);
     } else {
       const Router::Route* route = match.route;
-      reply = co_await Offload<HttpReply>(
-          context_.blocking_pool, [route, &request] { return route->handler(request); });
+      // Named, not a temporary in the co_await expression: see Offload.
+      std::function<HttpReply()> work = [route, &request] { return route->handler(request); };
+      reply = co_await Offload<HttpReply>(context_.blocking_pool, std::move(work));
     }
     context_.metrics.http_requests.Inc();
     if (reply.status >= 400) context_.metrics.CountError(CodeForStatus(reply.status));

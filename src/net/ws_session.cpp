@@ -27,13 +27,47 @@ namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+// Sustained abuse: this many refused frames within one window closes the connection.
+constexpr int kMaxRefusalsPerWindow = 50;
+constexpr auto kRefusalWindow = std::chrono::seconds(10);
+
+/// A token bucket for one connection's frames. Touched only on the session's thread, so it
+/// needs no lock (unlike the shared, keyed RateLimiter).
+class FrameBudget {
+ public:
+  FrameBudget(double per_min, double burst) : per_ms_(per_min / 60'000.0), burst_(burst), tokens_(burst) {}
+
+  /// 0 when the frame may pass, else the ms until it would.
+  int64_t Take(Clock::time_point now) {
+    if (last_ != Clock::time_point{}) {
+      const double elapsed = std::chrono::duration<double, std::milli>(now - last_).count();
+      tokens_ = std::min(burst_, tokens_ + elapsed * per_ms_);
+    }
+    last_ = now;
+    if (tokens_ >= 1.0) {
+      tokens_ -= 1.0;
+      return 0;
+    }
+    return std::max<int64_t>(1, static_cast<int64_t>((1.0 - tokens_) / per_ms_));
+  }
+
+ private:
+  double per_ms_;
+  double burst_;
+  double tokens_;
+  Clock::time_point last_{};
+};
 
 class WsSession final : public Connection,
                         public Session,
                         public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(GatewayContext& context, Worker& worker, asio::ip::tcp::socket socket)
-      : context_(context), worker_(worker), ws_(std::move(socket)), timer_(worker.io) {}
+      : context_(context),
+        worker_(worker),
+        ws_(std::move(socket)),
+        timer_(worker.io),
+        budget_(context.options.frames_per_min, context.options.frames_burst) {}
 
   static asio::awaitable<void> Run(std::shared_ptr<WsSession> self,
                                    beast::http::request<beast::http::string_body> upgrade) {
@@ -101,6 +135,10 @@ class WsSession final : public Connection,
       last_activity_ = Clock::now();
       context_.metrics.ws_frames_in.Inc();
       const std::string_view text(static_cast<const char*>(buffer.data().data()), buffer.size());
+      if (stage_ == Stage::kReady && !AdmitFrame(text)) {
+        buffer.consume(buffer.size());
+        continue;
+      }
       if (stage_ == Stage::kAwaitingAuth) {
         const bool ok = ws_.got_text() && co_await Authenticate(text);
         if (!ok) {
@@ -115,6 +153,25 @@ class WsSession final : public Connection,
     }
   }
 
+  // Per-connection frame rate. A refused frame is answered `rate_limited` and dropped; a
+  // client that keeps at it is closed with 4429.
+  bool AdmitFrame(std::string_view text) {
+    const int64_t wait = budget_.Take(last_activity_);
+    if (wait == 0) return true;
+    if (last_activity_ - window_start_ > kRefusalWindow) {
+      window_start_ = last_activity_;
+      refusals_ = 0;
+    }
+    if (++refusals_ >= kMaxRefusalsPerWindow) {
+      StartClose(kCloseRateLimited, "rate limited");
+    } else {
+      json::value id;  // answer the request by its id, so the client can retry it
+      (void)DecodeClientFrame(text, id);
+      Enqueue(ErrorFrame(id, Error::RateLimited(wait)));
+    }
+    return false;
+  }
+
   // The first frame must be {"type":"auth","token":..}. On success the session joins the hub
   // and gets `ready`.
   asio::awaitable<bool> Authenticate(std::string_view text) {
@@ -125,9 +182,11 @@ class WsSession final : public Connection,
     if (token == nullptr || !token->is_string()) co_return false;
     std::string access_token(token->get_string());
     AuthService& auth = context_.auth;
-    auto claims = co_await Offload<Result<AccessClaims>>(
-        context_.blocking_pool,
-        [&auth, access_token = std::move(access_token)] { return auth.Authenticate(access_token); });
+    // Named, not a temporary in the co_await expression: see Offload.
+    std::function<Result<AccessClaims>()> work = [&auth, token = std::move(access_token)] {
+      return auth.Authenticate(token);
+    };
+    auto claims = co_await Offload<Result<AccessClaims>>(context_.blocking_pool, std::move(work));
     if (!claims.ok() || closing_) co_return false;
 
     user_id_ = claims->user_id;
@@ -240,6 +299,9 @@ class WsSession final : public Connection,
   std::optional<websocket::close_reason> close_reason_;
   Clock::time_point last_activity_{};
   Clock::time_point auth_deadline_{};
+  FrameBudget budget_;
+  Clock::time_point window_start_{};
+  int refusals_ = 0;
 };
 
 }  // namespace

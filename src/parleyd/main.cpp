@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start: {}", port.error().message);
     return 1;
   }
-  auto host = parley::SplitHostPort(config.listen);
-  std::string shown_host = host.ok() ? host->first : "127.0.0.1";
+  auto host = parley::ParseHostPort(config.listen);
+  std::string shown_host = host.ok() && host->host != "localhost" ? host->host : "127.0.0.1";
   if (shown_host.find(':') != std::string::npos) shown_host = "[" + shown_host + "]";
   std::printf("listening on http://%s:%u\n", shown_host.c_str(), static_cast<unsigned>(*port));
   std::fflush(stdout);

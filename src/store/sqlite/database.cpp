@@ -14,6 +14,7 @@ Error ErrorFor(sqlite3* db, int rc) {
   // sqlite3_errmsg describes the most recent failed call on `db`, which is the one that
   // returned `rc`; without a handle only the generic text for the code is available.
   message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  if (db != nullptr) message += " (code " + std::to_string(sqlite3_extended_errcode(db)) + ")";
   switch (rc) {
     case SQLITE_CONSTRAINT_UNIQUE:
     case SQLITE_CONSTRAINT_PRIMARYKEY:

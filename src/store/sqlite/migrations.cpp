@@ -38,6 +38,85 @@ const std::vector<Migration>& SchemaMigrations() {
             CREATE INDEX refresh_tokens_device_id ON refresh_tokens(device_id);
           )sql",
       },
+      {
+          2,
+          "conversations: conversations, members, log entries, reactions, search index",
+          R"sql(
+            -- No foreign keys to users: user ids are opaque here, checked by the chat service.
+            CREATE TABLE conversations (
+              id               TEXT PRIMARY KEY,
+              type             TEXT NOT NULL CHECK (type IN ('direct', 'group')),
+              title            TEXT NOT NULL DEFAULT '',
+              -- NULL for groups (NULLs never clash); makes a second direct conversation
+              -- between the same two users a kConflict.
+              direct_key       TEXT UNIQUE,
+              created_by       TEXT NOT NULL,
+              created_ms       INTEGER NOT NULL,
+              last_seq         INTEGER NOT NULL DEFAULT 0,
+              last_activity_ms INTEGER NOT NULL
+            );
+            -- WITHOUT ROWID: clustered by conversation; members_user_id then carries conv_id
+            -- and serves "my conversations" without touching the table.
+            CREATE TABLE members (
+              conv_id       TEXT NOT NULL REFERENCES conversations(id),
+              user_id       TEXT NOT NULL,
+              role          TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+              read_seq      INTEGER NOT NULL DEFAULT 0,
+              delivered_seq INTEGER NOT NULL DEFAULT 0,
+              joined_seq    INTEGER NOT NULL DEFAULT 0,
+              PRIMARY KEY (conv_id, user_id)
+            ) WITHOUT ROWID;
+            CREATE INDEX members_user_id ON members(user_id);
+            -- One row per log entry, never deleted. A kMessage row also holds the message's
+            -- current state (body, edited_ts, deleted). rowid grows with insertion: it is the
+            -- search cursor and the search index's key.
+            CREATE TABLE entries (
+              rowid          INTEGER PRIMARY KEY,
+              conv_id        TEXT NOT NULL REFERENCES conversations(id),
+              seq            INTEGER NOT NULL CHECK (seq >= 1),
+              id             TEXT NOT NULL,
+              sender         TEXT NOT NULL,
+              kind           TEXT NOT NULL
+                             CHECK (kind IN ('message', 'edit', 'delete', 'reaction', 'member',
+                                             'rename')),
+              ts             INTEGER NOT NULL,
+              client_msg_id  TEXT,  -- NULL when none, so that it stays out of the unique index
+              body           TEXT,  -- NULL when none or erased by a delete
+              reply_to       INTEGER NOT NULL DEFAULT 0,
+              edited_ts      INTEGER NOT NULL DEFAULT 0,
+              deleted        INTEGER NOT NULL DEFAULT 0,
+              target_seq     INTEGER NOT NULL DEFAULT 0,
+              emoji          TEXT NOT NULL DEFAULT '',
+              reaction_added INTEGER NOT NULL DEFAULT 0,
+              member_user    TEXT NOT NULL DEFAULT '',
+              member_action  TEXT NOT NULL DEFAULT '',
+              member_role    TEXT NOT NULL DEFAULT '',
+              title          TEXT NOT NULL DEFAULT '',
+              UNIQUE (conv_id, seq)
+            );
+            -- Idempotent sends: one message per (conversation, sender, client_msg_id).
+            CREATE UNIQUE INDEX entries_client_msg_id ON entries(conv_id, sender, client_msg_id)
+              WHERE client_msg_id IS NOT NULL;
+            -- The edits of a message, whose bodies a delete erases too.
+            CREATE INDEX entries_edit_target ON entries(conv_id, target_seq) WHERE kind = 'edit';
+            -- Current reactions; rowid order is the order in which they were added.
+            CREATE TABLE reactions (
+              conv_id TEXT NOT NULL,
+              seq     INTEGER NOT NULL,
+              emoji   TEXT NOT NULL,
+              user_id TEXT NOT NULL,
+              PRIMARY KEY (conv_id, seq, emoji, user_id),
+              FOREIGN KEY (conv_id, seq) REFERENCES entries(conv_id, seq)
+            );
+            -- Full-text index over the bodies of undeleted kMessage rows, keyed by
+            -- entries.rowid. External content: the text lives only in entries. The store keeps
+            -- it in step by hand (no triggers): it indexes exactly the kMessage rows whose body
+            -- is not NULL, so 'rebuild' must never be run on it.
+            CREATE VIRTUAL TABLE entries_fts USING fts5(
+              body, content='entries', content_rowid='rowid',
+              tokenize='unicode61 remove_diacritics 2');
+          )sql",
+      },
   };
   return kMigrations;
 }

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <functional>
+
+#include "api/router.h"
+#include "api/ws_api.h"
+#include "auth/auth_service.h"
+#include "auth/rate_limiter.h"
+#include "chat/chat_service.h"
+
+namespace parley {
+
+/// Runs a blocking job (a storage read) somewhere other than an io thread.
+using BlockingRunner = std::function<void(std::function<void()>)>;
+
+struct ChatApiDeps {
+  ChatService& chat;
+  AuthService& auth;
+  RateLimiter& send_limiter;    // per user: send, edit, delete, react
+  RateLimiter& typing_limiter;  // per user
+  BlockingRunner run_blocking;  // for WebSocket reads (history, sync)
+};
+
+/// The conversation routes: create/list/get/rename conversations, members, messages (send,
+/// history, edit, delete, react), read position, search.
+void AddChatRoutes(Router& router, ChatApiDeps deps);
+
+/// The WebSocket requests: send, edit, delete, react, history, sync, read, delivered, typing.
+/// `deps` must outlive `ws`.
+void AddChatRequests(WsApi& ws, ChatApiDeps deps);
+
+}  // namespace parley

@@ -1,0 +1,153 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "hub/connection_hub.h"
+#include "store/account_store.h"
+#include "store/message_store.h"
+
+namespace parley {
+
+struct ChatOptions {
+  int max_group_members = 10'000;
+  size_t max_body_bytes = 16 * 1024;
+  size_t max_title_bytes = 128;
+  size_t max_client_msg_id_bytes = 128;
+  size_t max_batch = 1024;            // commands folded into one transaction (one fsync)
+  size_t max_queue = 100'000;         // pending commands; past it writes fail `unavailable`
+  size_t max_cached_conversations = 100'000;
+  int receipt_fanout_max_members = 256;  // larger groups get no pushed read receipts
+};
+
+template <class T>
+using Done = std::function<void(Result<T>)>;
+
+/// What a send asks for. `reply_to` is 0 for none.
+struct SendRequest {
+  std::string user_id;
+  std::string conv_id;
+  std::string client_msg_id;
+  std::string body;
+  int64_t reply_to = 0;
+};
+
+struct CreateRequest {
+  std::string user_id;
+  std::string type;  // "direct" or "group"
+  std::string title;
+  std::vector<std::string> members;
+};
+
+struct CreateResult {
+  ConversationRecord conversation;
+  bool created = false;  // false: the direct conversation already existed
+};
+
+/// Conversations and their logs: the rules (membership, roles, validation), the order
+/// (gapless seq per conversation) and the fan-out of every change to the members' devices.
+///
+/// Writes go through one sequencer thread that owns all conversation state: it validates a
+/// command against that state, assigns seqs, folds every command waiting in its queue into
+/// one MessageStore::Apply (one transaction, one fsync: group commit), and only after that
+/// returns does it answer (`done`) and fan the entries out. So an answer means durable, and
+/// every member sees a conversation's entries in seq order.
+///
+/// Thread-safety: every method may be called from any thread. Write methods return at once;
+/// their `done` runs later on the sequencer thread and must not block. Read methods block
+/// on storage: call them from the blocking pool. `origin` is the connection a request came
+/// from, which gets the answer but not the fanned-out event; it is compared, never used.
+class ChatService {
+ public:
+  ChatService(MessageStore& store, AccountStore& accounts, ConnectionHub& hub, const Clock& clock,
+              ChatOptions options);
+  /// Finishes every queued command, then stops the sequencer.
+  ~ChatService();
+  ChatService(const ChatService&) = delete;
+  ChatService& operator=(const ChatService&) = delete;
+
+  void CreateConversation(CreateRequest request, Done<CreateResult> done);
+  void Send(SendRequest request, const Connection* origin, Done<LogEntry> done);
+  void Edit(std::string user_id, std::string conv_id, int64_t seq, std::string body,
+            const Connection* origin, Done<LogEntry> done);
+  void Delete(std::string user_id, std::string conv_id, int64_t seq, const Connection* origin,
+              Done<LogEntry> done);
+  void React(std::string user_id, std::string conv_id, int64_t seq, std::string emoji,
+             const Connection* origin, Done<LogEntry> done);
+  void AddMember(std::string actor, std::string conv_id, std::string user_id,
+                 Done<ConversationRecord> done);
+  /// Removing yourself is leaving.
+  void RemoveMember(std::string actor, std::string conv_id, std::string user_id,
+                    Done<ConversationRecord> done);
+  void SetRole(std::string actor, std::string conv_id, std::string user_id, Role role,
+               Done<ConversationRecord> done);
+  void Rename(std::string actor, std::string conv_id, std::string title,
+              Done<ConversationRecord> done);
+  /// Moves the user's read_seq up (never down); answers the resulting read_seq.
+  void MarkRead(std::string user_id, std::string conv_id, int64_t seq, Done<int64_t> done);
+  /// A device acknowledges what it received; answers the resulting delivered_seq.
+  void MarkDelivered(std::string user_id, std::string conv_id, int64_t seq, Done<int64_t> done);
+  /// Tells the other members' devices that `user_id` is typing. Never stored.
+  void Typing(std::string user_id, std::string conv_id, Done<bool> done);
+
+  // Reads (blocking). A conversation the user is not a member of is kNotFound, exactly as
+  // one that does not exist.
+  Result<LogPage> History(const std::string& user_id, const std::string& conv_id,
+                          std::optional<int64_t> after_seq, std::optional<int64_t> before_seq,
+                          int limit);
+  Result<std::vector<ConversationSummary>> Sync(const std::string& user_id);
+  Result<ConversationSummary> GetConversation(const std::string& user_id,
+                                              const std::string& conv_id);
+  Result<std::vector<SearchHit>> Search(const std::string& user_id, const std::string& query,
+                                        int limit, int64_t before);
+
+  /// Body rules shared with the API layer: non-empty, valid UTF-8, at most max_body_bytes.
+  Status CheckBody(const std::string& body) const;
+
+ private:
+  struct Batch;
+  struct ConvState;
+  using Command = std::function<void(Batch&)>;
+
+  void Submit(Command command, std::function<void(const Error&)> reject);
+  void Loop();
+  void RunBatch(std::vector<std::pair<Command, std::function<void(const Error&)>>>& commands);
+
+  // Sequencer-thread helpers.
+  Result<ConvState*> LoadState(const std::string& conv_id);
+  Result<ConvState*> MemberState(const std::string& conv_id, const std::string& user_id);
+  Result<LogEntry> TargetMessage(Batch& batch, ConvState& state, int64_t seq);
+  LogEntry NewEntry(ConvState& state, const std::string& sender, EntryKind kind);
+  void FanOut(Batch& batch, const ConvState& state, const LogEntry& entry, const Connection* origin);
+  void FanOutConversation(Batch& batch, const ConvState& state,
+                          const std::vector<std::string>& extra_users);
+  void EvictIfFull();
+
+  MessageStore& store_;
+  AccountStore& accounts_;
+  ConnectionHub& hub_;
+  const Clock& clock_;
+  ChatOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::pair<Command, std::function<void(const Error&)>>> queue_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;                                                     // GUARDED_BY(mu_)
+
+  // Owned by the sequencer thread only.
+  std::unordered_map<std::string, std::unique_ptr<ConvState>> states_;
+  std::thread thread_;
+};
+
+}  // namespace parley

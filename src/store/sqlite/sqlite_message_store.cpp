@@ -1,0 +1,973 @@
+#include "store/sqlite/sqlite_message_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <initializer_list>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "store/sqlite/migrations.h"
+
+namespace parley {
+
+using sqlite::Database;
+using sqlite::ScopedReset;
+using sqlite::Statement;
+using sqlite::Transaction;
+
+namespace {
+
+constexpr int kMaxPage = 200;
+
+// The columns ReadEntry() reads, in its order; every query names the entries table `e`.
+#define PARLEY_ENTRY_COLUMNS                                                                     \
+  "e.rowid, e.conv_id, e.seq, e.id, e.sender, e.kind, e.ts, e.client_msg_id, e.body, "           \
+  "e.reply_to, e.edited_ts, e.deleted, e.target_seq, e.emoji, e.reaction_added, e.member_user, " \
+  "e.member_action, e.member_role, e.title"
+
+// The columns ReadSummaryRow() reads, in its order.
+#define PARLEY_SUMMARY_COLUMNS \
+  "c.id, c.type, c.title, c.direct_key, c.created_by, c.created_ms, c.last_seq, m.read_seq"
+
+struct WriteStatements {
+  Database* db = nullptr;  // the connection they belong to
+  Statement insert_conversation;
+  Statement upsert_member;
+  Statement entry_exists;
+  Statement insert_entry;
+  Statement bump_conversation;
+  Statement index_body;
+  Statement unindex_body;
+  Statement find_message;
+  Statement update_message;
+  Statement erase_edit_bodies;
+  Statement add_reaction;
+  Statement remove_reaction;
+  Statement remove_member;
+  Statement set_title;
+  Statement set_read_seq;
+  Statement set_delivered_seq;
+};
+
+struct ReadStatements {
+  Statement begin;
+  Statement end;
+  Statement load_conversation;
+  Statement load_members;
+  Statement find_direct;
+  Statement get_member;
+  Statement find_by_client_msg_id;
+  Statement get_entry;
+  Statement log_after;
+  Statement log_before;
+  Statement reactions;
+  Statement list_conversations;
+  Statement get_summary;
+  Statement unread;
+  Statement last_message;
+  Statement search;
+};
+
+Status PrepareAll(Database& db,
+                  std::initializer_list<std::pair<Statement*, std::string_view>> list) {
+  for (const auto& [target, sql] : list) {
+    Result<Statement> stmt = db.Prepare(sql, /*persistent=*/true);
+    if (!stmt.ok()) return std::move(stmt).error();
+    *target = std::move(*stmt);
+  }
+  return Status::Ok();
+}
+
+Status PrepareWriter(Database& db, WriteStatements& s) {
+  return PrepareAll(
+      db,
+      {
+          {&s.insert_conversation,
+           "INSERT INTO conversations (id, type, title, direct_key, created_by, created_ms, "
+           "last_seq, last_activity_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6)"},
+          // A member who is re-sent (role change) keeps read and delivered positions that only
+          // move forward, whatever the sequencer's copy says.
+          {&s.upsert_member,
+           "INSERT INTO members (conv_id, user_id, role, read_seq, delivered_seq, joined_seq) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (conv_id, user_id) DO UPDATE SET "
+           "role = excluded.role, read_seq = MAX(read_seq, excluded.read_seq), "
+           "delivered_seq = MAX(delivered_seq, excluded.delivered_seq), "
+           "joined_seq = excluded.joined_seq"},
+          {&s.entry_exists, "SELECT 1 FROM entries WHERE conv_id = ?1 AND seq = ?2"},
+          {&s.insert_entry,
+           "INSERT INTO entries (conv_id, seq, id, sender, kind, ts, client_msg_id, body, "
+           "reply_to, edited_ts, deleted, target_seq, emoji, reaction_added, member_user, "
+           "member_action, member_role, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+           "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING rowid"},
+          {&s.bump_conversation,
+           "UPDATE conversations SET last_seq = MAX(last_seq, ?2), "
+           "last_activity_ms = MAX(last_activity_ms, ?3) WHERE id = ?1"},
+          {&s.index_body, "INSERT INTO entries_fts (rowid, body) VALUES (?1, ?2)"},
+          // External content: FTS5 finds the index entries to remove by re-tokenizing the old
+          // text, which must be exactly what was indexed.
+          {&s.unindex_body,
+           "INSERT INTO entries_fts (entries_fts, rowid, body) VALUES ('delete', ?1, ?2)"},
+          {&s.find_message,
+           "SELECT rowid, body FROM entries WHERE conv_id = ?1 AND seq = ?2 AND kind = 'message'"},
+          {&s.update_message,
+           "UPDATE entries SET body = ?2, edited_ts = ?3, deleted = ?4 WHERE rowid = ?1"},
+          {&s.erase_edit_bodies,
+           "UPDATE entries SET body = NULL "
+           "WHERE conv_id = ?1 AND target_seq = ?2 AND kind = 'edit' AND body IS NOT NULL"},
+          // DO NOTHING rather than OR IGNORE: only the duplicate is ignored, never a missing
+          // message (the foreign key).
+          {&s.add_reaction,
+           "INSERT INTO reactions (conv_id, seq, emoji, user_id) VALUES (?1, ?2, ?3, ?4) "
+           "ON CONFLICT DO NOTHING"},
+          {&s.remove_reaction,
+           "DELETE FROM reactions WHERE conv_id = ?1 AND seq = ?2 AND emoji = ?3 AND user_id = ?4"},
+          {&s.remove_member, "DELETE FROM members WHERE conv_id = ?1 AND user_id = ?2"},
+          {&s.set_title, "UPDATE conversations SET title = ?2 WHERE id = ?1"},
+          {&s.set_read_seq,
+           "UPDATE members SET read_seq = MAX(read_seq, ?3) WHERE conv_id = ?1 AND user_id = ?2"},
+          {&s.set_delivered_seq,
+           "UPDATE members SET delivered_seq = MAX(delivered_seq, ?3) "
+           "WHERE conv_id = ?1 AND user_id = ?2"},
+      });
+}
+
+Status PrepareReader(Database& db, ReadStatements& s) {
+  return PrepareAll(
+      db, {
+              {&s.begin, "BEGIN"},
+              {&s.end, "COMMIT"},
+              {&s.load_conversation,
+               "SELECT id, type, title, direct_key, created_by, created_ms, last_seq "
+               "FROM conversations WHERE id = ?1"},
+              {&s.load_members,
+               "SELECT user_id, role, read_seq, delivered_seq, joined_seq FROM members "
+               "WHERE conv_id = ?1 ORDER BY joined_seq, user_id"},
+              {&s.find_direct, "SELECT id FROM conversations WHERE direct_key = ?1"},
+              {&s.get_member,
+               "SELECT user_id, role, read_seq, delivered_seq, joined_seq FROM members "
+               "WHERE conv_id = ?1 AND user_id = ?2"},
+              {&s.find_by_client_msg_id,
+               "SELECT " PARLEY_ENTRY_COLUMNS
+               " FROM entries e WHERE e.conv_id = ?1 AND e.sender = ?2 AND e.client_msg_id = ?3 "
+               "AND e.kind = 'message'"},
+              {&s.get_entry, "SELECT " PARLEY_ENTRY_COLUMNS
+                             " FROM entries e WHERE e.conv_id = ?1 AND e.seq = ?2"},
+              {&s.log_after,
+               "SELECT " PARLEY_ENTRY_COLUMNS
+               " FROM entries e WHERE e.conv_id = ?1 AND e.seq > ?2 ORDER BY e.seq LIMIT ?3"},
+              {&s.log_before,
+               "SELECT " PARLEY_ENTRY_COLUMNS
+               " FROM entries e WHERE e.conv_id = ?1 AND e.seq < ?2 ORDER BY e.seq DESC LIMIT ?3"},
+              {&s.reactions,
+               "SELECT seq, emoji, user_id FROM reactions "
+               "WHERE conv_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq, rowid"},
+              {&s.list_conversations,
+               "SELECT " PARLEY_SUMMARY_COLUMNS
+               " FROM members m JOIN conversations c ON c.id = m.conv_id WHERE m.user_id = ?1 "
+               "ORDER BY c.last_activity_ms DESC, c.id"},
+              {&s.get_summary, "SELECT " PARLEY_SUMMARY_COLUMNS
+                               " FROM members m JOIN conversations c ON c.id = m.conv_id "
+                               "WHERE m.conv_id = ?1 AND m.user_id = ?2"},
+              {&s.unread,
+               "SELECT COUNT(*) FROM entries WHERE conv_id = ?1 AND seq > ?2 AND kind = 'message' "
+               "AND deleted = 0 AND sender <> ?3"},
+              {&s.last_message, "SELECT " PARLEY_ENTRY_COLUMNS
+                                " FROM entries e WHERE e.conv_id = ?1 AND e.kind = 'message' "
+                                "ORDER BY e.seq DESC LIMIT 1"},
+              // The index drives the loop, newest first, and stops after ?4 rows that pass the
+              // membership and state checks.
+              {&s.search, "SELECT " PARLEY_ENTRY_COLUMNS
+                          " FROM entries_fts f JOIN entries e ON e.rowid = f.rowid "
+                          "JOIN members m ON m.conv_id = e.conv_id AND m.user_id = ?2 "
+                          "WHERE entries_fts MATCH ?1 AND f.rowid < ?3 AND e.kind = 'message' "
+                          "AND e.deleted = 0 ORDER BY f.rowid DESC LIMIT ?4"},
+          });
+}
+
+#undef PARLEY_ENTRY_COLUMNS
+#undef PARLEY_SUMMARY_COLUMNS
+
+template <class T>
+struct IsOptional : std::false_type {};
+template <class T>
+struct IsOptional<std::optional<T>> : std::true_type {};
+
+// Binds `args` to parameters 1, 2, ... in order, stopping at the first failure. A bool binds
+// as 0/1, an empty optional as NULL.
+template <class... Args>
+Status BindAll(Statement& stmt, const Args&... args) {
+  int index = 0;
+  Status status;
+  auto bind_one = [&](const auto& arg) {
+    if (!status.ok()) return;
+    ++index;
+    using T = std::decay_t<decltype(arg)>;
+    if constexpr (std::is_same_v<T, bool>) {
+      status = stmt.Bind(index, int64_t{arg ? 1 : 0});
+    } else if constexpr (IsOptional<T>::value) {
+      status = arg.has_value() ? stmt.Bind(index, *arg) : stmt.Bind(index, nullptr);
+    } else {
+      status = stmt.Bind(index, arg);
+    }
+  };
+  (bind_one(args), ...);
+  return status;
+}
+
+// Runs a statement that returns no rows (or whose rows do not matter).
+Status Run(Statement& stmt) {
+  Result<bool> row = stmt.Step();
+  if (!row.ok()) return std::move(row).error();
+  return Status::Ok();
+}
+
+// Binds and runs a statement that returns no rows, resetting it afterwards.
+template <class... Args>
+Status BindAndRun(Statement& stmt, const Args&... args) {
+  ScopedReset reset(stmt);
+  Status status = BindAll(stmt, args...);
+  if (status.ok()) status = Run(stmt);
+  return status;
+}
+
+Error InContext(Error error, std::string_view what) {
+  error.message = std::string(what) + ": " + error.message;
+  return error;
+}
+
+std::optional<EntryKind> ParseEntryKind(std::string_view name) {
+  for (EntryKind kind : {EntryKind::kMessage, EntryKind::kEdit, EntryKind::kDelete,
+                         EntryKind::kReaction, EntryKind::kMember, EntryKind::kRename}) {
+    if (EntryKindName(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
+// Reads a row that starts with PARLEY_ENTRY_COLUMNS; the rowid (column 0) is the caller's.
+Result<LogEntry> ReadEntry(const Statement& stmt) {
+  LogEntry entry;
+  entry.conv_id = stmt.ColumnText(1);
+  entry.seq = stmt.ColumnInt64(2);
+  entry.id = stmt.ColumnText(3);
+  entry.sender = stmt.ColumnText(4);
+  const std::string kind = stmt.ColumnText(5);
+  std::optional<EntryKind> parsed = ParseEntryKind(kind);
+  if (!parsed) return Error::Internal("sqlite: unknown entry kind \"" + kind + "\" in the log");
+  entry.kind = *parsed;
+  entry.ts = stmt.ColumnInt64(6);
+  entry.client_msg_id = stmt.ColumnText(7);
+  if (!stmt.ColumnIsNull(8)) entry.body = stmt.ColumnText(8);
+  entry.reply_to = stmt.ColumnInt64(9);
+  entry.edited_ts = stmt.ColumnInt64(10);
+  entry.deleted = stmt.ColumnInt64(11) != 0;
+  entry.target_seq = stmt.ColumnInt64(12);
+  entry.emoji = stmt.ColumnText(13);
+  entry.reaction_added = stmt.ColumnInt64(14) != 0;
+  entry.member_user = stmt.ColumnText(15);
+  entry.member_action = stmt.ColumnText(16);
+  entry.member_role = stmt.ColumnText(17);
+  entry.title = stmt.ColumnText(18);
+  return entry;
+}
+
+// Reads a row of PARLEY_SUMMARY_COLUMNS; members, unread and last_message are filled later.
+ConversationSummary ReadSummaryRow(const Statement& stmt) {
+  ConversationSummary summary;
+  ConversationRecord& c = summary.conversation;
+  c.id = stmt.ColumnText(0);
+  c.type = stmt.ColumnText(1);
+  c.title = stmt.ColumnText(2);
+  c.direct_key = stmt.ColumnText(3);
+  c.created_by = stmt.ColumnText(4);
+  c.created_ms = stmt.ColumnInt64(5);
+  c.last_seq = stmt.ColumnInt64(6);
+  summary.read_seq = stmt.ColumnInt64(7);
+  return summary;
+}
+
+// ---------------------------------------------------------------------------- writes
+
+Status Upsert(WriteStatements& s, std::string_view conv_id, const MemberRecord& m) {
+  return BindAndRun(s.upsert_member, conv_id, m.user_id, RoleName(m.role), m.read_seq,
+                    m.delivered_seq, m.joined_seq);
+}
+
+// An empty string as NULL: for columns where "none" must stay out of a UNIQUE index.
+std::optional<std::string_view> NullIfEmpty(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  return text;
+}
+
+Status ApplyOne(WriteStatements& s, const mutation::InsertConversation& op) {
+  const ConversationRecord& c = op.conversation;
+  if (Status st = BindAndRun(s.insert_conversation, c.id, c.type, c.title,
+                             NullIfEmpty(c.direct_key), c.created_by, c.created_ms, c.last_seq);
+      !st.ok()) {
+    return InContext(st.error(), "InsertConversation " + c.id);
+  }
+  for (const MemberRecord& m : c.members) {
+    if (Status st = Upsert(s, c.id, m); !st.ok()) {
+      return InContext(st.error(), "InsertConversation " + c.id + " member " + m.user_id);
+    }
+  }
+  return Status::Ok();
+}
+
+Status ApplyOne(WriteStatements& s, const mutation::AppendEntry& op) {
+  const LogEntry& e = op.entry;
+  const std::string what = "AppendEntry " + e.conv_id + "/" + std::to_string(e.seq);
+  if (e.seq < 1) return Error::Internal(what + ": seq must be at least 1");
+  if (e.seq > 1) {
+    ScopedReset reset(s.entry_exists);
+    if (Status st = BindAll(s.entry_exists, e.conv_id, e.seq - 1); !st.ok()) return st;
+    Result<bool> row = s.entry_exists.Step();
+    if (!row.ok()) return InContext(std::move(row).error(), what);
+    if (!*row) return Error::Internal(what + ": the previous seq is missing (a gap in the log)");
+  }
+
+  const bool is_message = e.kind == EntryKind::kMessage;
+  // A deleted message never has a body in storage; the index holds exactly the non-NULL
+  // bodies of kMessage rows (see migration 2).
+  std::optional<std::string_view> body;
+  if (e.body && !(is_message && e.deleted)) body = *e.body;
+  const std::optional<std::string_view> client_msg_id =
+      is_message ? NullIfEmpty(e.client_msg_id) : std::nullopt;
+
+  int64_t rowid = 0;
+  {
+    Statement& insert = s.insert_entry;
+    ScopedReset reset(insert);
+    Status st =
+        BindAll(insert, e.conv_id, e.seq, e.id, e.sender, EntryKindName(e.kind), e.ts,
+                client_msg_id, body, e.reply_to, e.edited_ts, e.deleted, e.target_seq, e.emoji,
+                e.reaction_added, e.member_user, e.member_action, e.member_role, e.title);
+    if (!st.ok()) return InContext(st.error(), what);
+    Result<bool> row = insert.Step();
+    if (!row.ok()) return InContext(std::move(row).error(), what);
+    if (!*row) return Error::Internal(what + ": INSERT returned no rowid");
+    rowid = insert.ColumnInt64(0);
+  }
+  if (is_message && body) {
+    if (Status st = BindAndRun(s.index_body, rowid, *body); !st.ok()) {
+      return InContext(st.error(), what);
+    }
+  }
+  if (Status st = BindAndRun(s.bump_conversation, e.conv_id, e.seq, e.ts); !st.ok()) {
+    return InContext(st.error(), what);
+  }
+  return Status::Ok();
+}
+
+Status ApplyOne(WriteStatements& s, const mutation::UpdateMessage& op) {
+  const std::string what = "UpdateMessage " + op.conv_id + "/" + std::to_string(op.seq);
+  if (!op.deleted && !op.body) return Error::Internal(what + ": an undeleted message needs a body");
+  const bool erase = op.deleted;
+
+  int64_t rowid = 0;
+  std::optional<std::string> old_body;
+  {
+    ScopedReset reset(s.find_message);
+    if (Status st = BindAll(s.find_message, op.conv_id, op.seq); !st.ok()) return st;
+    Result<bool> row = s.find_message.Step();
+    if (!row.ok()) return InContext(std::move(row).error(), what);
+    if (!*row) return Error::NotFound(what + ": no such message");
+    rowid = s.find_message.ColumnInt64(0);
+    if (!s.find_message.ColumnIsNull(1)) old_body = s.find_message.ColumnText(1);
+  }
+  if (old_body) {
+    if (Status st = BindAndRun(s.unindex_body, rowid, *old_body); !st.ok()) {
+      return InContext(st.error(), what);
+    }
+  }
+  const std::optional<std::string> new_body = erase ? std::nullopt : op.body;
+  if (Status st = BindAndRun(s.update_message, rowid, new_body, op.edited_ts, erase); !st.ok()) {
+    return InContext(st.error(), what);
+  }
+  if (new_body) {
+    if (Status st = BindAndRun(s.index_body, rowid, *new_body); !st.ok()) {
+      return InContext(st.error(), what);
+    }
+  }
+  if (erase) {
+    // The edits' entries carry earlier versions of the text; a delete takes those too.
+    if (Status st = BindAndRun(s.erase_edit_bodies, op.conv_id, op.seq); !st.ok()) {
+      return InContext(st.error(), what);
+    }
+  }
+  return Status::Ok();
+}
+
+Status ApplyOne(WriteStatements& s, const mutation::SetReaction& op) {
+  Statement& stmt = op.on ? s.add_reaction : s.remove_reaction;
+  if (Status st = BindAndRun(stmt, op.conv_id, op.seq, op.emoji, op.user_id); !st.ok()) {
+    return InContext(st.error(), "SetReaction " + op.conv_id + "/" + std::to_string(op.seq));
+  }
+  return Status::Ok();
+}
+
+Status ApplyOne(WriteStatements& s, const mutation::UpsertMember& op) {
+  if (Status st = Upsert(s, op.conv_id, op.member); !st.ok()) {
+    return InContext(st.error(), "UpsertMember " + op.conv_id + " " + op.member.user_id);
+  }
+  return Status::Ok();
+}
+
+Status ApplyOne(WriteStatements& s, const mutation::RemoveMember& op) {
+  if (Status st = BindAndRun(s.remove_member, op.conv_id, op.user_id); !st.ok()) {
+    return InContext(st.error(), "RemoveMember " + op.conv_id + " " + op.user_id);
+  }
+  return Status::Ok();
+}
+
+Status ApplyOne(WriteStatements& s, const mutation::SetTitle& op) {
+  if (Status st = BindAndRun(s.set_title, op.conv_id, op.title); !st.ok()) {
+    return InContext(st.error(), "SetTitle " + op.conv_id);
+  }
+  if (s.db->Changes() == 0)
+    return Error::NotFound("SetTitle " + op.conv_id + ": no such conversation");
+  return Status::Ok();
+}
+
+Status ApplyOne(WriteStatements& s, const mutation::SetReadSeq& op) {
+  if (Status st = BindAndRun(s.set_read_seq, op.conv_id, op.user_id, op.read_seq); !st.ok()) {
+    return InContext(st.error(), "SetReadSeq " + op.conv_id + " " + op.user_id);
+  }
+  return Status::Ok();
+}
+
+Status ApplyOne(WriteStatements& s, const mutation::SetDeliveredSeq& op) {
+  if (Status st = BindAndRun(s.set_delivered_seq, op.conv_id, op.user_id, op.delivered_seq);
+      !st.ok()) {
+    return InContext(st.error(), "SetDeliveredSeq " + op.conv_id + " " + op.user_id);
+  }
+  return Status::Ok();
+}
+
+// Splits a search query into words and quotes each as an FTS5 prefix string, so that no
+// character of the query is FTS5 syntax: `say "hi"` becomes `"say"* """hi"""*`, whose strings
+// FTS5 tokenizes like the indexed text, and whose terms it ANDs. A NUL would end the match
+// expression early, so it separates words like whitespace.
+std::string MatchExpression(std::string_view query) {
+  std::string match;
+  size_t i = 0;
+  auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == '\0';
+  };
+  while (i < query.size()) {
+    while (i < query.size() && is_space(query[i])) ++i;
+    if (i == query.size()) break;
+    if (!match.empty()) match += ' ';
+    match += '"';
+    for (; i < query.size() && !is_space(query[i]); ++i) {
+      if (query[i] == '"') match += '"';
+      match += query[i];
+    }
+    match += "\"*";
+  }
+  return match;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------- connections
+
+struct SqliteMessageStore::WriteConnection {
+  std::unique_ptr<Database> db;
+  WriteStatements statements;  // destroyed before db
+};
+
+struct SqliteMessageStore::ReadConnection {
+  std::unique_ptr<Database> db;
+  ReadStatements statements;  // destroyed before db
+};
+
+/// Exclusive use of one read connection until destruction.
+class SqliteMessageStore::ReadLease {
+ public:
+  ReadLease(SqliteMessageStore* store, ReadConnection* connection)
+      : store_(store), connection_(connection) {}
+  ~ReadLease() {
+    {
+      std::lock_guard lock(store_->read_mu_);
+      store_->free_readers_.push_back(connection_);
+    }
+    store_->reader_freed_.notify_one();
+  }
+  ReadLease(const ReadLease&) = delete;
+  ReadLease& operator=(const ReadLease&) = delete;
+
+  Database& db() { return *connection_->db; }
+  ReadStatements& statements() { return connection_->statements; }
+
+ private:
+  SqliteMessageStore* store_;
+  ReadConnection* connection_;
+};
+
+namespace {
+
+// A read transaction: every query inside it sees the same snapshot of the database.
+class Snapshot {
+ public:
+  [[nodiscard]] static Result<Snapshot> Begin(Database& db, ReadStatements& s) {
+    ScopedReset reset(s.begin);
+    if (Status st = Run(s.begin); !st.ok()) return st.error();
+    return Snapshot(&db, &s);
+  }
+  ~Snapshot() {
+    if (db_ == nullptr) return;
+    {
+      ScopedReset reset(s_->end);
+      (void)Run(s_->end);
+    }
+    // COMMIT of a read transaction fails only while a statement is still running; the next
+    // Begin on this connection must not find the transaction open.
+    if (!db_->InAutocommit()) (void)db_->Exec("ROLLBACK");
+  }
+  Snapshot(Snapshot&& other) noexcept
+      : db_(std::exchange(other.db_, nullptr)), s_(std::exchange(other.s_, nullptr)) {}
+  Snapshot& operator=(Snapshot&&) = delete;
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+
+ private:
+  Snapshot(Database* db, ReadStatements* s) : db_(db), s_(s) {}
+
+  Database* db_;
+  ReadStatements* s_;
+};
+
+// Fills the reactions of the kMessage entries among `entries`, which all belong to `conv_id`,
+// with one query over their seq range.
+Status AttachReactions(ReadStatements& s, std::string_view conv_id,
+                       const std::vector<LogEntry*>& entries) {
+  std::vector<std::pair<int64_t, LogEntry*>> messages;
+  for (LogEntry* entry : entries) {
+    if (entry->kind == EntryKind::kMessage) messages.emplace_back(entry->seq, entry);
+  }
+  if (messages.empty()) return Status::Ok();
+  std::sort(messages.begin(), messages.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  Statement& stmt = s.reactions;
+  ScopedReset reset(stmt);
+  if (Status st = BindAll(stmt, conv_id, messages.front().first, messages.back().first); !st.ok()) {
+    return st;
+  }
+  while (true) {
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) break;
+    const int64_t seq = stmt.ColumnInt64(0);
+    auto it = std::lower_bound(messages.begin(), messages.end(), seq,
+                               [](const auto& m, int64_t value) { return m.first < value; });
+    // A reaction to an entry in the range that is not on this page (or not a message).
+    if (it == messages.end() || it->first != seq) continue;
+    std::vector<Reaction>& reactions = it->second->reactions;
+    std::string emoji = stmt.ColumnText(1);
+    auto group = std::find_if(reactions.begin(), reactions.end(),
+                              [&](const Reaction& r) { return r.emoji == emoji; });
+    if (group == reactions.end()) {
+      reactions.push_back(Reaction{.emoji = std::move(emoji), .users = {}});
+      group = std::prev(reactions.end());
+    }
+    group->users.push_back(stmt.ColumnText(2));
+  }
+  return Status::Ok();
+}
+
+// Runs a query of entries (bound by the caller) and collects its rows.
+Result<std::vector<LogEntry>> CollectEntries(Statement& stmt) {
+  std::vector<LogEntry> entries;
+  while (true) {
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) return entries;
+    Result<LogEntry> entry = ReadEntry(stmt);
+    if (!entry.ok()) return std::move(entry).error();
+    entries.push_back(std::move(*entry));
+  }
+}
+
+// The one entry a bound single-row query finds, with its reactions.
+Result<std::optional<LogEntry>> OneEntry(ReadStatements& s, Statement& stmt) {
+  Result<std::vector<LogEntry>> rows = [&] {
+    ScopedReset reset(stmt);
+    return CollectEntries(stmt);
+  }();
+  if (!rows.ok()) return std::move(rows).error();
+  if (rows->empty()) return std::optional<LogEntry>();
+  LogEntry entry = std::move(rows->front());
+  if (Status st = AttachReactions(s, entry.conv_id, {&entry}); !st.ok()) return st.error();
+  return std::optional<LogEntry>(std::move(entry));
+}
+
+// Reads a row of load_members or get_member.
+Result<MemberRecord> ReadMember(const Statement& stmt) {
+  const std::string role = stmt.ColumnText(1);
+  std::optional<Role> parsed = ParseRole(role);
+  if (!parsed) return Error::Internal("sqlite: unknown role \"" + role + "\"");
+  return MemberRecord{
+      .user_id = stmt.ColumnText(0),
+      .role = *parsed,
+      .read_seq = stmt.ColumnInt64(2),
+      .delivered_seq = stmt.ColumnInt64(3),
+      .joined_seq = stmt.ColumnInt64(4),
+  };
+}
+
+Result<std::vector<MemberRecord>> LoadMembers(ReadStatements& s, std::string_view conv_id) {
+  Statement& stmt = s.load_members;
+  ScopedReset reset(stmt);
+  if (Status st = stmt.Bind(1, conv_id); !st.ok()) return st.error();
+  std::vector<MemberRecord> members;
+  while (true) {
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) return members;
+    Result<MemberRecord> member = ReadMember(stmt);
+    if (!member.ok()) return std::move(member).error();
+    members.push_back(std::move(*member));
+  }
+}
+
+// Completes a summary read by ReadSummaryRow: members, unread count, last message.
+Status FillSummary(ReadStatements& s, std::string_view user_id, ConversationSummary& summary) {
+  const std::string& conv_id = summary.conversation.id;
+  Result<std::vector<MemberRecord>> members = LoadMembers(s, conv_id);
+  if (!members.ok()) return std::move(members).error();
+  summary.conversation.members = std::move(*members);
+  {
+    Statement& stmt = s.unread;
+    ScopedReset reset(stmt);
+    if (Status st = BindAll(stmt, conv_id, summary.read_seq, user_id); !st.ok()) return st;
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return std::move(row).error();
+    summary.unread = *row ? stmt.ColumnInt64(0) : 0;
+  }
+  {
+    Statement& stmt = s.last_message;
+    if (Status st = stmt.Bind(1, conv_id); !st.ok()) {
+      stmt.Reset();
+      return st;
+    }
+    Result<std::optional<LogEntry>> last = OneEntry(s, stmt);
+    if (!last.ok()) return std::move(last).error();
+    summary.last_message = std::move(*last);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------- SqliteMessageStore
+
+Result<std::unique_ptr<SqliteMessageStore>> SqliteMessageStore::Open(const std::string& path,
+                                                                     sqlite::Durability durability,
+                                                                     int read_connections) {
+  if (path.empty() || path == ":memory:") {
+    return Error::InvalidRequest("the message store needs a database file, not \"" + path + "\"");
+  }
+  read_connections = std::max(read_connections, 1);
+  const sqlite::DatabaseOptions options{.durability = durability};
+
+  auto writer = std::make_unique<WriteConnection>();
+  {
+    Result<std::unique_ptr<Database>> db = Database::Open(path, options);
+    if (!db.ok()) return std::move(db).error();
+    writer->db = std::move(*db);
+  }
+  // Zeroes the bytes that deleted and overwritten content leaves in database pages, so that a
+  // deleted message's text does not linger in the file. Per connection; only this one writes
+  // the message tables.
+  if (Status s = writer->db->Exec("PRAGMA secure_delete=ON"); !s.ok()) return s.error();
+  if (Status s = sqlite::Migrate(*writer->db, sqlite::SchemaMigrations()); !s.ok()) {
+    return s.error();
+  }
+  // FTS5 keeps the words of deleted rows in old index segments until they are merged, unless
+  // 'secure-delete' is on. The option exists from SQLite 3.44; before that this fails and
+  // PurgeDeletedText() is the remedy. Set at every open so that a library upgrade turns it on.
+  // Only tried where it exists: on 3.40 the failed attempt leaves this connection on a stale
+  // WAL snapshot, and its next BEGIN IMMEDIATE fails with SQLITE_BUSY_SNAPSHOT once another
+  // connection (the account store's) has written.
+  const bool fts_secure_delete =
+      sqlite3_libversion_number() >= 3044000 &&
+      writer->db->Exec("INSERT INTO entries_fts (entries_fts, rank) VALUES ('secure-delete', 1)")
+          .ok();
+  writer->statements.db = writer->db.get();
+  if (Status s = PrepareWriter(*writer->db, writer->statements); !s.ok()) return s.error();
+
+  std::vector<std::unique_ptr<ReadConnection>> readers;
+  for (int i = 0; i < read_connections; ++i) {
+    auto reader = std::make_unique<ReadConnection>();
+    Result<std::unique_ptr<Database>> db = Database::Open(path, options);
+    if (!db.ok()) return std::move(db).error();
+    reader->db = std::move(*db);
+    if (Status s = reader->db->Exec("PRAGMA query_only=ON"); !s.ok()) return s.error();
+    if (Status s = PrepareReader(*reader->db, reader->statements); !s.ok()) return s.error();
+    readers.push_back(std::move(reader));
+  }
+  return std::unique_ptr<SqliteMessageStore>(
+      new SqliteMessageStore(std::move(writer), std::move(readers), fts_secure_delete));
+}
+
+SqliteMessageStore::SqliteMessageStore(std::unique_ptr<WriteConnection> writer,
+                                       std::vector<std::unique_ptr<ReadConnection>> readers,
+                                       bool fts_secure_delete)
+    : writer_(std::move(writer)),
+      readers_(std::move(readers)),
+      fts_secure_delete_(fts_secure_delete) {
+  for (const auto& reader : readers_) free_readers_.push_back(reader.get());
+}
+
+SqliteMessageStore::~SqliteMessageStore() = default;
+
+SqliteMessageStore::ReadLease SqliteMessageStore::Borrow() {
+  std::unique_lock lock(read_mu_);
+  reader_freed_.wait(lock, [this] { return !free_readers_.empty(); });
+  ReadConnection* connection = free_readers_.back();
+  free_readers_.pop_back();
+  return {this, connection};
+}
+
+Status SqliteMessageStore::Apply(const std::vector<Mutation>& batch) {
+  if (batch.empty()) return Status::Ok();
+  std::lock_guard lock(write_mu_);
+  Database& db = *writer_->db;
+  WriteStatements& s = writer_->statements;
+  // The destructor rolls back on every early return: a batch is all or nothing.
+  Result<Transaction> txn = Transaction::Begin(db);
+  if (!txn.ok()) return std::move(txn).error();
+  for (const Mutation& m : batch) {
+    Status status = std::visit([&s](const auto& op) { return ApplyOne(s, op); }, m);
+    if (!status.ok()) return status;
+  }
+  return txn->Commit();
+}
+
+Status SqliteMessageStore::PurgeDeletedText() {
+  std::lock_guard lock(write_mu_);
+  Database& db = *writer_->db;
+  if (Status s = db.Exec("INSERT INTO entries_fts (entries_fts) VALUES ('optimize')"); !s.ok()) {
+    return InContext(s.error(), "optimizing the search index");
+  }
+  Result<Statement> checkpoint = db.Prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+  if (!checkpoint.ok()) return std::move(checkpoint).error();
+  Result<bool> row = checkpoint->Step();
+  if (!row.ok()) return std::move(row).error();
+  // The row is (busy, wal frames, frames checkpointed); busy means a reader was in the way.
+  if (*row && checkpoint->ColumnInt64(0) != 0) {
+    return Error::Unavailable("the WAL could not be truncated: a reader is using it");
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<ConversationRecord>> SqliteMessageStore::LoadConversation(
+    std::string_view conv_id) {
+  ReadLease lease = Borrow();
+  ReadStatements& s = lease.statements();
+  Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
+  if (!snapshot.ok()) return std::move(snapshot).error();
+
+  ConversationRecord record;
+  {
+    Statement& stmt = s.load_conversation;
+    ScopedReset reset(stmt);
+    if (Status st = stmt.Bind(1, conv_id); !st.ok()) return st.error();
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) return std::optional<ConversationRecord>();
+    record.id = stmt.ColumnText(0);
+    record.type = stmt.ColumnText(1);
+    record.title = stmt.ColumnText(2);
+    record.direct_key = stmt.ColumnText(3);
+    record.created_by = stmt.ColumnText(4);
+    record.created_ms = stmt.ColumnInt64(5);
+    record.last_seq = stmt.ColumnInt64(6);
+  }
+  Result<std::vector<MemberRecord>> members = LoadMembers(s, conv_id);
+  if (!members.ok()) return std::move(members).error();
+  record.members = std::move(*members);
+  return std::optional<ConversationRecord>(std::move(record));
+}
+
+Result<std::optional<std::string>> SqliteMessageStore::FindDirect(std::string_view direct_key) {
+  // "" is how a group's (NULL) key reads back; it names no direct conversation.
+  if (direct_key.empty()) return std::optional<std::string>();
+  ReadLease lease = Borrow();
+  Statement& stmt = lease.statements().find_direct;
+  ScopedReset reset(stmt);
+  if (Status st = stmt.Bind(1, direct_key); !st.ok()) return st.error();
+  Result<bool> row = stmt.Step();
+  if (!row.ok()) return std::move(row).error();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(stmt.ColumnText(0));
+}
+
+Result<std::optional<LogEntry>> SqliteMessageStore::FindByClientMsgId(
+    std::string_view conv_id, std::string_view sender, std::string_view client_msg_id) {
+  // Messages without a key are stored with NULL, which no lookup matches.
+  if (client_msg_id.empty()) return std::optional<LogEntry>();
+  ReadLease lease = Borrow();
+  ReadStatements& s = lease.statements();
+  Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
+  if (!snapshot.ok()) return std::move(snapshot).error();
+  Statement& stmt = s.find_by_client_msg_id;
+  if (Status st = BindAll(stmt, conv_id, sender, client_msg_id); !st.ok()) {
+    stmt.Reset();
+    return st.error();
+  }
+  return OneEntry(s, stmt);
+}
+
+Result<std::optional<MemberRecord>> SqliteMessageStore::GetMember(std::string_view conv_id,
+                                                                  std::string_view user_id) {
+  ReadLease lease = Borrow();
+  Statement& stmt = lease.statements().get_member;
+  ScopedReset reset(stmt);
+  if (Status st = BindAll(stmt, conv_id, user_id); !st.ok()) return st.error();
+  Result<bool> row = stmt.Step();
+  if (!row.ok()) return std::move(row).error();
+  if (!*row) return std::optional<MemberRecord>();
+  Result<MemberRecord> member = ReadMember(stmt);
+  if (!member.ok()) return std::move(member).error();
+  return std::optional<MemberRecord>(std::move(*member));
+}
+
+Result<std::optional<LogEntry>> SqliteMessageStore::GetEntry(std::string_view conv_id,
+                                                             int64_t seq) {
+  ReadLease lease = Borrow();
+  ReadStatements& s = lease.statements();
+  Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
+  if (!snapshot.ok()) return std::move(snapshot).error();
+  Statement& stmt = s.get_entry;
+  if (Status st = BindAll(stmt, conv_id, seq); !st.ok()) {
+    stmt.Reset();
+    return st.error();
+  }
+  return OneEntry(s, stmt);
+}
+
+Result<LogPage> SqliteMessageStore::ReadLog(std::string_view conv_id,
+                                            std::optional<int64_t> after_seq,
+                                            std::optional<int64_t> before_seq, int limit) {
+  limit = std::clamp(limit, 1, kMaxPage);
+  LogPage page;
+  if (before_seq && *before_seq <= 1) return page;
+
+  ReadLease lease = Borrow();
+  ReadStatements& s = lease.statements();
+  Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
+  if (!snapshot.ok()) return std::move(snapshot).error();
+
+  // One row more than asked says whether the page is the last in that direction.
+  Statement& stmt = before_seq ? s.log_before : s.log_after;
+  Result<std::vector<LogEntry>> rows = [&]() -> Result<std::vector<LogEntry>> {
+    ScopedReset reset(stmt);
+    const int64_t bound = before_seq ? *before_seq : std::max<int64_t>(after_seq.value_or(0), 0);
+    if (Status st = BindAll(stmt, conv_id, bound, limit + 1); !st.ok()) return st.error();
+    return CollectEntries(stmt);
+  }();
+  if (!rows.ok()) return std::move(rows).error();
+  page.entries = std::move(*rows);
+  if (page.entries.size() > static_cast<size_t>(limit)) {
+    page.has_more = true;
+    page.entries.pop_back();
+  }
+  if (before_seq) std::reverse(page.entries.begin(), page.entries.end());
+
+  std::vector<LogEntry*> pointers;
+  pointers.reserve(page.entries.size());
+  for (LogEntry& entry : page.entries) pointers.push_back(&entry);
+  if (Status st = AttachReactions(s, conv_id, pointers); !st.ok()) return st.error();
+  return page;
+}
+
+Result<std::vector<ConversationSummary>> SqliteMessageStore::ListConversations(
+    std::string_view user_id) {
+  ReadLease lease = Borrow();
+  ReadStatements& s = lease.statements();
+  Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
+  if (!snapshot.ok()) return std::move(snapshot).error();
+
+  std::vector<ConversationSummary> summaries;
+  {
+    Statement& stmt = s.list_conversations;
+    ScopedReset reset(stmt);
+    if (Status st = stmt.Bind(1, user_id); !st.ok()) return st.error();
+    while (true) {
+      Result<bool> row = stmt.Step();
+      if (!row.ok()) return std::move(row).error();
+      if (!*row) break;
+      summaries.push_back(ReadSummaryRow(stmt));
+    }
+  }
+  for (ConversationSummary& summary : summaries) {
+    if (Status st = FillSummary(s, user_id, summary); !st.ok()) return st.error();
+  }
+  return summaries;
+}
+
+Result<std::optional<ConversationSummary>> SqliteMessageStore::GetSummary(
+    std::string_view conv_id, std::string_view user_id) {
+  ReadLease lease = Borrow();
+  ReadStatements& s = lease.statements();
+  Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
+  if (!snapshot.ok()) return std::move(snapshot).error();
+
+  ConversationSummary summary;
+  {
+    Statement& stmt = s.get_summary;
+    ScopedReset reset(stmt);
+    if (Status st = BindAll(stmt, conv_id, user_id); !st.ok()) return st.error();
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) return std::optional<ConversationSummary>();
+    summary = ReadSummaryRow(stmt);
+  }
+  if (Status st = FillSummary(s, user_id, summary); !st.ok()) return st.error();
+  return std::optional<ConversationSummary>(std::move(summary));
+}
+
+Result<std::vector<SearchHit>> SqliteMessageStore::Search(std::string_view user_id,
+                                                          std::string_view query, int limit,
+                                                          int64_t before) {
+  const std::string match = MatchExpression(query);
+  if (match.empty()) return Error::InvalidRequest("the search query is empty");
+  limit = std::clamp(limit, 1, kMaxPage);
+  if (before <= 0) before = std::numeric_limits<int64_t>::max();
+
+  ReadLease lease = Borrow();
+  ReadStatements& s = lease.statements();
+  Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
+  if (!snapshot.ok()) return std::move(snapshot).error();
+
+  std::vector<SearchHit> hits;
+  {
+    Statement& stmt = s.search;
+    ScopedReset reset(stmt);
+    if (Status st = BindAll(stmt, match, user_id, before, limit); !st.ok()) return st.error();
+    while (true) {
+      Result<bool> row = stmt.Step();
+      if (!row.ok()) return std::move(row).error();
+      if (!*row) break;
+      Result<LogEntry> entry = ReadEntry(stmt);
+      if (!entry.ok()) return std::move(entry).error();
+      hits.push_back(SearchHit{.message = std::move(*entry), .cursor = stmt.ColumnInt64(0)});
+    }
+  }
+  // Hits come from many conversations, so their reactions are read one message at a time.
+  for (SearchHit& hit : hits) {
+    if (Status st = AttachReactions(s, hit.message.conv_id, {&hit.message}); !st.ok()) {
+      return st.error();
+    }
+  }
+  return hits;
+}
+
+}  // namespace parley
