@@ -70,11 +70,10 @@ HttpReply Refresh(AuthService& auth, HttpRequest& request) {
   return TokensReply(*tokens);
 }
 
-HttpReply Logout(AuthService& auth, ConnectionHub& hub, HttpRequest& request) {
+HttpReply Logout(AuthService& auth, HttpRequest& request) {
   auto claims = Authenticated(auth, request);
   if (!claims.ok()) return HttpReply::FromError(claims.error());
   if (Status s = auth.Logout(*claims); !s.ok()) return HttpReply::FromError(s.error());
-  hub.CloseDevice(claims->user_id, claims->device_id, kCloseUnauthorized, "logged out");
   return HttpReply::NoContent();
 }
 
@@ -95,7 +94,7 @@ Result<AccessClaims> Authenticated(AuthService& auth, const HttpRequest& request
   return auth.Authenticate(request.bearer_token);
 }
 
-void AddAuthRoutes(Router& router, AuthService& auth, ConnectionHub& hub) {
+void AddAuthRoutes(Router& router, AuthService& auth) {
   router.Add("POST", "/v1/auth/register", HandlerKind::kBlocking,
              [&auth](HttpRequest& r) { return Register(auth, r); });
   router.Add("POST", "/v1/auth/login", HandlerKind::kBlocking,
@@ -103,7 +102,7 @@ void AddAuthRoutes(Router& router, AuthService& auth, ConnectionHub& hub) {
   router.Add("POST", "/v1/auth/refresh", HandlerKind::kBlocking,
              [&auth](HttpRequest& r) { return Refresh(auth, r); });
   router.Add("POST", "/v1/auth/logout", HandlerKind::kBlocking,
-             [&auth, &hub](HttpRequest& r) { return Logout(auth, hub, r); });
+             [&auth](HttpRequest& r) { return Logout(auth, r); });
   router.Add("GET", "/v1/users/{user_id}", HandlerKind::kBlocking,
              [&auth](HttpRequest& r) { return GetUser(auth, r); });
 }

@@ -8,8 +8,7 @@
 namespace parley {
 
 /// The account routes of the contract: register, login, refresh, logout, users.
-/// Logout also closes that device's open sockets through `hub`.
-void AddAuthRoutes(Router& router, AuthService& auth, ConnectionHub& hub);
+void AddAuthRoutes(Router& router, AuthService& auth);
 
 /// Checks the request's bearer token; kUnauthorized when it is missing or not valid.
 Result<AccessClaims> Authenticated(AuthService& auth, const HttpRequest& request);

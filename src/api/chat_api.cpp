@@ -1,5 +1,6 @@
 #include "api/chat_api.h"
 
+#include <algorithm>
 #include <charconv>
 #include <future>
 
@@ -37,6 +38,13 @@ Result<std::optional<int64_t>> QueryInt(const HttpRequest& request, const std::s
   return std::optional<int64_t>(value);
 }
 
+// Limits are checked by the service; out-of-int values become -1 so that they fail that check
+// instead of wrapping around to something valid.
+int AsLimit(std::optional<int64_t> value, int fallback) {
+  if (!value) return fallback;
+  return static_cast<int>(std::clamp<int64_t>(*value, -1, 1'000'000));
+}
+
 Result<int64_t> PathSeq(const HttpRequest& request) {
   const std::string& text = request.params.at("seq");
   int64_t value = 0;
@@ -67,7 +75,10 @@ json::array SummariesJson(const std::vector<ConversationSummary>& summaries) {
 }
 
 json::object AckJson(const LogEntry& entry) {
-  return {{"conv", entry.conv_id}, {"seq", entry.seq}, {"msg_id", entry.id}, {"ts", entry.ts}};
+  json::object ack{{"conv", entry.conv_id}, {"seq", entry.seq}, {"msg_id", entry.id}, {"ts", entry.ts}};
+  // A reaction toggles: the reacting client learns which way from its ack.
+  if (entry.kind == EntryKind::kReaction) ack["added"] = entry.reaction_added;
+  return ack;
 }
 
 HttpReply Ok(int status, json::object body) { return HttpReply::Json(status, json::serialize(body)); }
@@ -134,7 +145,7 @@ class HttpHandlers {
     PARLEY_TRY(before, QueryInt(r, "before_seq"));
     PARLEY_TRY(limit, QueryInt(r, "limit"));
     PARLEY_TRY(page, d_.chat.History(claims->user_id, r.params["id"], *after, *before,
-                                     static_cast<int>(limit->value_or(kDefaultHistoryLimit))));
+                                     AsLimit(*limit, kDefaultHistoryLimit)));
     return Ok(200, PageJson(*page));
   }
 
@@ -248,7 +259,7 @@ class HttpHandlers {
     PARLEY_TRY(before, QueryInt(r, "before"));
     auto q = r.query.find("q");
     PARLEY_TRY(hits, d_.chat.Search(claims->user_id, q == r.query.end() ? "" : q->second,
-                                    static_cast<int>(limit->value_or(kDefaultSearchLimit)),
+                                    AsLimit(*limit, kDefaultSearchLimit),
                                     before->value_or(0)));
     json::array results;
     for (const SearchHit& hit : *hits) {
@@ -289,6 +300,19 @@ struct Target {
   std::string conv;
   int64_t seq = 0;
 };
+// As over HTTP, a misspelt field is an error rather than silently ignored (a misspelt
+// client_msg_id would silently lose idempotency).
+Status Fields(const ClientFrame& f, std::initializer_list<std::string_view> allowed) {
+  for (const auto& field : f.fields) {
+    const std::string_view key = field.key();
+    if (key == "type" || key == "id") continue;
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return Error::InvalidRequest("unknown field: " + std::string(key));
+    }
+  }
+  return Status::Ok();
+}
+
 Result<Target> ConvAndSeq(const ClientFrame& f) {
   auto conv = RequireString(f.fields, "conv");
   if (!conv.ok()) return std::move(conv).error();
@@ -329,6 +353,7 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   auto d = std::make_shared<ChatApiDeps>(std::move(deps));
 
   ws.Add("send", [d](const ClientFrame& f, const ConnectionPtr& c) {
+    if (Status s = Fields(f, {"conv", "client_msg_id", "body", "reply_to"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
     auto conv = RequireString(f.fields, "conv");
     auto cmid = OptionalString(f.fields, "client_msg_id");
     auto body = RequireString(f.fields, "body");
@@ -347,6 +372,7 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("edit", [d](const ClientFrame& f, const ConnectionPtr& c) {
+    if (Status s = Fields(f, {"conv", "seq", "body"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
     auto target = ConvAndSeq(f);
     if (!target.ok()) return c->Deliver(ErrorFrame(f.id, target.error()));
     auto body = RequireString(f.fields, "body");
@@ -359,6 +385,7 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("delete", [d](const ClientFrame& f, const ConnectionPtr& c) {
+    if (Status s = Fields(f, {"conv", "seq"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
     auto target = ConvAndSeq(f);
     if (!target.ok()) return c->Deliver(ErrorFrame(f.id, target.error()));
     if (Status s = RateLimit(d->send_limiter, c->user_id()); !s.ok()) {
@@ -369,6 +396,7 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("react", [d](const ClientFrame& f, const ConnectionPtr& c) {
+    if (Status s = Fields(f, {"conv", "seq", "emoji"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
     auto target = ConvAndSeq(f);
     if (!target.ok()) return c->Deliver(ErrorFrame(f.id, target.error()));
     auto emoji = RequireString(f.fields, "emoji");
@@ -381,6 +409,7 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("read", [d](const ClientFrame& f, const ConnectionPtr& c) {
+    if (Status s = Fields(f, {"conv", "seq"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
     auto target = ConvAndSeq(f);
     if (!target.ok()) return c->Deliver(ErrorFrame(f.id, target.error()));
     d->chat.MarkRead(c->user_id(), target->conv, target->seq,
@@ -390,6 +419,7 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("delivered", [d](const ClientFrame& f, const ConnectionPtr& c) {
+    if (Status s = Fields(f, {"conv", "seq"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
     auto target = ConvAndSeq(f);
     if (!target.ok()) return c->Deliver(ErrorFrame(f.id, target.error()));
     d->chat.MarkDelivered(c->user_id(), target->conv, target->seq,
@@ -399,6 +429,7 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("typing", [d](const ClientFrame& f, const ConnectionPtr& c) {
+    if (Status s = Fields(f, {"conv"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
     auto conv = RequireString(f.fields, "conv");
     if (!conv.ok()) return c->Deliver(ErrorFrame(f.id, conv.error()));
     if (Status s = RateLimit(d->typing_limiter, c->user_id()); !s.ok()) {
@@ -413,6 +444,7 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("history", [d](const ClientFrame& f, const ConnectionPtr& c) {
+    if (Status s = Fields(f, {"conv", "after_seq", "before_seq", "limit"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
     auto conv = RequireString(f.fields, "conv");
     auto after = OptionalInt(f.fields, "after_seq");
     auto before = OptionalInt(f.fields, "before_seq");
@@ -423,8 +455,8 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
       if (e != nullptr) return c->Deliver(ErrorFrame(f.id, *e));
     }
     d->run_blocking([d, c, id = f.id, conv = std::move(*conv), after = *after, before = *before,
-                     limit = limit->value_or(kDefaultHistoryLimit)] {
-      auto page = d->chat.History(c->user_id(), conv, after, before, static_cast<int>(limit));
+                     limit = AsLimit(*limit, kDefaultHistoryLimit)] {
+      auto page = d->chat.History(c->user_id(), conv, after, before, limit);
       if (!page.ok()) return c->Deliver(ErrorFrame(id, page.error()));
       json::object fields = PageJson(*page);
       fields["conv"] = conv;
@@ -433,6 +465,7 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("sync", [d](const ClientFrame& f, const ConnectionPtr& c) {
+    if (Status s = Fields(f, {}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
     d->run_blocking([d, c, id = f.id] {
       auto list = d->chat.Sync(c->user_id());
       if (!list.ok()) return c->Deliver(ErrorFrame(id, list.error()));

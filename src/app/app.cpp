@@ -63,6 +63,12 @@ sqlite::Durability ParseDurability(const std::string& name) {
 
 Result<std::unique_ptr<App>> App::Create(const Config& config) {
   InitCrypto();
+  if (!config.tls_cert.empty()) {
+    // Refuse rather than silently serve plaintext to someone who asked for TLS.
+    return Error::InvalidRequest(
+        "tls_cert is set, but this build of parleyd does not terminate TLS yet: terminate TLS in "
+        "a reverse proxy (nginx) in front of it and leave tls_cert and tls_key empty");
+  }
   auto parts = std::make_unique<Parts>();
   parts->config = config;
   Parts& p = *parts;
@@ -129,7 +135,12 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   boost::asio::thread_pool* pool = p.blocking_pool.get();
   ChatApiDeps chat_deps{*p.chat, *p.auth, *p.send_limiter, *p.typing_limiter,
                         [pool](std::function<void()> job) { boost::asio::post(*pool, std::move(job)); }};
-  AddAuthRoutes(p.router, *p.auth, p.hub);
+  // Logout and refresh-token reuse end the device's session: its open sockets go too.
+  ConnectionHub* hub = &p.hub;
+  p.auth->OnSessionRevoked([hub](const std::string& user_id, const std::string& device_id) {
+    hub->CloseDevice(user_id, device_id, kCloseUnauthorized, "session revoked");
+  });
+  AddAuthRoutes(p.router, *p.auth);
   AddChatRoutes(p.router, chat_deps);
   AddSessionRequests(p.ws_api);
   AddChatRequests(p.ws_api, chat_deps);

@@ -71,5 +71,14 @@ TEST_F(AppTest, APortInUseIsAClearStartupError) {
   EXPECT_NE(again.error().message.find("cannot listen"), std::string::npos);
 }
 
+TEST_F(AppTest, AskingForTlsIsRefusedRatherThanServingPlaintext) {
+  Config config = TestConfig(root_ + "/tls");
+  config.tls_cert = root_ + "/cert.pem";
+  config.tls_key = root_ + "/key.pem";
+  auto app = App::Create(config);
+  ASSERT_FALSE(app.ok());
+  EXPECT_NE(app.error().message.find("TLS"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace parley

@@ -134,6 +134,8 @@ Result<Tokens> AuthService::Refresh(std::string_view refresh_token) {
     case RotateOutcome::kRotated:
       break;
     case RotateOutcome::kReused:
+      // Someone holds a copy of this device's refresh token: end the session everywhere.
+      if (on_revoked_) on_revoked_(rotated->user_id, rotated->device_id);
       return Error::Unauthorized("refresh token reused: the session has been revoked");
     case RotateOutcome::kRevoked:
       return Error::Unauthorized("the session has been revoked");
@@ -161,7 +163,9 @@ Result<AccessClaims> AuthService::Authenticate(std::string_view access_token) {
 }
 
 Status AuthService::Logout(const AccessClaims& claims) {
-  return store_.RevokeDevice(claims.device_id, clock_.NowMs());
+  Status revoked = store_.RevokeDevice(claims.device_id, clock_.NowMs());
+  if (revoked.ok() && on_revoked_) on_revoked_(claims.user_id, claims.device_id);
+  return revoked;
 }
 
 Result<User> AuthService::GetUser(std::string_view user_id) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -57,10 +58,18 @@ class AuthService {
   /// Checks an access token: signature, expiry, and that its device is not revoked.
   Result<AccessClaims> Authenticate(std::string_view access_token);
 
-  /// Revokes the device of `claims`. Closing its sockets is the caller's job.
+  /// Revokes the device of `claims` and tells the OnSessionRevoked listener.
   Status Logout(const AccessClaims& claims);
 
   Result<User> GetUser(std::string_view user_id);
+
+  /// Called (on the calling thread) whenever a device's session is revoked: logout, or a
+  /// refresh token presented twice. The gateway closes that device's sockets. Set once at
+  /// start-up, before any request.
+  void OnSessionRevoked(std::function<void(const std::string& user_id,
+                                           const std::string& device_id)> listener) {
+    on_revoked_ = std::move(listener);
+  }
 
   /// Lower-cases and validates; kInvalidRequest with the rule on failure.
   static Result<std::string> NormalizeUsername(std::string_view username);
@@ -77,6 +86,7 @@ class AuthService {
   RateLimiter& username_limiter_;
   const Clock& clock_;
   Options options_;
+  std::function<void(const std::string&, const std::string&)> on_revoked_;
 };
 
 }  // namespace parley

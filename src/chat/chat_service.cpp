@@ -40,7 +40,10 @@ Status CheckText(std::string_view text, size_t max_bytes, std::string_view what,
 }
 
 Status CheckLabel(std::string_view text, size_t max_bytes, std::string_view what) {
-  if (Status s = CheckText(text, max_bytes, what, true); !s.ok()) return s;
+  if (text.size() > max_bytes || !IsValidUtf8(text)) {
+    return Error::InvalidRequest(std::string(what) + " must be valid UTF-8 of at most " +
+                                 std::to_string(max_bytes) + " bytes");
+  }
   for (unsigned char c : text) {
     if (c < 0x20 || c == 0x7F) return Error::InvalidRequest(std::string(what) + " must not contain control characters");
   }
@@ -115,7 +118,12 @@ struct ChatService::Batch {
 
 ChatService::ChatService(MessageStore& store, AccountStore& accounts, ConnectionHub& hub,
                          const Clock& clock, ChatOptions options)
-    : store_(store), accounts_(accounts), hub_(hub), clock_(clock), options_(options) {
+    : store_(store),
+      accounts_(accounts),
+      hub_(hub),
+      clock_(clock),
+      options_(options),
+      recent_(options.recent_entries_per_conversation, options.recent_conversations) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -185,12 +193,19 @@ void ChatService::RunBatch(
                     status.error().message);
       // The in-memory state ran ahead of the store: forget it, it reloads from storage.
       states_.clear();
+      recent_.Clear();
       Error error = status.error();
       if (error.code != ErrorCode::kUnavailable) error = Error::Unavailable("storage failed; retry");
       for (auto& fail : batch.on_failure) fail(error);
       return;
     }
   }
+  // Durable now: the cache may show it (before anyone is told, so that a client that hears of
+  // an entry and then reads history finds it).
+  for (const Mutation& m : batch.mutations) {
+    if (const auto* append = std::get_if<mutation::AppendEntry>(&m)) recent_.Append(append->entry);
+  }
+  for (const auto& [key, message] : batch.pending_messages) recent_.Update(message);
   for (auto& after : batch.after_commit) after();
   EvictIfFull();
 }
@@ -344,7 +359,7 @@ void ChatService::CreateConversation(CreateRequest request, Done<CreateResult> d
         const Role creator_role = request.type == "group" ? Role::kOwner : Role::kMember;
         record.members.push_back({user, creator_role, created.seq, created.seq, created.seq});
         for (const auto& m : members) {
-          record.members.push_back({m, Role::kMember, created.seq, 0, created.seq});
+          record.members.push_back({m, Role::kMember, created.seq, created.seq, created.seq});
         }
         state->Reindex();
 
@@ -462,6 +477,7 @@ void ChatService::Delete(std::string user_id, std::string conv_id, int64_t seq,
         entry.target_seq = seq;
         target->body.reset();
         target->deleted = true;
+        target->reactions.clear();
         batch.mutations.push_back(mutation::AppendEntry{entry});
         batch.mutations.push_back(
             mutation::UpdateMessage{conv_id, seq, std::nullopt, target->edited_ts, true});
@@ -542,7 +558,8 @@ void ChatService::AddMember(std::string actor, std::string conv_id, std::string 
         entry.member_user = user_id;
         entry.member_action = "added";
         entry.member_role = "member";
-        MemberRecord member{user_id, Role::kMember, entry.seq, 0, entry.seq};
+        // Joining counts as having read (and received) everything before: no unread backlog.
+        MemberRecord member{user_id, Role::kMember, entry.seq, entry.seq, entry.seq};
         st.record.members.push_back(member);
         st.Reindex();
         batch.mutations.push_back(mutation::AppendEntry{entry});
@@ -768,6 +785,9 @@ Result<LogPage> ChatService::History(const std::string& user_id, const std::stri
   auto member = store_.GetMember(conv_id, user_id);
   if (!member.ok()) return std::move(member).error();
   if (!member->has_value()) return NotFoundConversation();
+  if (after_seq) {
+    if (auto page = recent_.After(conv_id, *after_seq, limit)) return std::move(*page);
+  }
   if (!after_seq && !before_seq) before_seq = INT64_MAX;  // the newest page
   return store_.ReadLog(conv_id, after_seq, before_seq, limit);
 }

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "chat/recent_log.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "hub/connection_hub.h"
@@ -29,6 +30,8 @@ struct ChatOptions {
   size_t max_queue = 100'000;         // pending commands; past it writes fail `unavailable`
   size_t max_cached_conversations = 100'000;
   int receipt_fanout_max_members = 256;  // larger groups get no pushed read receipts
+  size_t recent_entries_per_conversation = 64;  // served from memory to history reads
+  size_t recent_conversations = 10'000;
 };
 
 template <class T>
@@ -144,6 +147,8 @@ class ChatService {
   std::condition_variable wake_;
   std::deque<std::pair<Command, std::function<void(const Error&)>>> queue_;  // GUARDED_BY(mu_)
   bool stopping_ = false;                                                     // GUARDED_BY(mu_)
+
+  RecentLog recent_;  // thread-safe; written by the sequencer after each commit
 
   // Owned by the sequencer thread only.
   std::unordered_map<std::string, std::unique_ptr<ConvState>> states_;

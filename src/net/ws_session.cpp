@@ -226,8 +226,11 @@ class WsSession final : public Connection,
 
   void Enqueue(Frame frame) {
     if (closing_ || stage_ == Stage::kEnded) return;
+    // Checked before adding, so that one frame larger than the bound (a big history page)
+    // still goes to a client that keeps up; only a backlog marks a client as slow.
+    const bool backlogged = queued_bytes_ > context_.options.max_write_queue_bytes;
     queued_bytes_ += frame->size();
-    if (queued_bytes_ > context_.options.max_write_queue_bytes) {
+    if (backlogged) {
       // Slow-client policy: a client that does not read its socket would make the server hold
       // its backlog forever. Drop the connection; it will reconnect and sync what it missed.
       spdlog::warn("closing slow client {} (device {}): {} bytes queued", session_id_, device_id_,

@@ -53,7 +53,7 @@ struct LogEntry {
   std::string emoji;            // kReaction
   bool reaction_added = false;  // kReaction: true = added, false = removed
   std::string member_user;      // kMember
-  std::string member_action;    // kMember: "added", "removed", "left", "role"
+  std::string member_action;    // kMember: "created", "added", "removed", "left", "role"
   std::string member_role;      // kMember: the role after the change ("" when removed/left)
   std::string title;            // kRename
 };

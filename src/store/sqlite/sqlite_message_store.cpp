@@ -46,6 +46,7 @@ struct WriteStatements {
   Statement find_message;
   Statement update_message;
   Statement erase_edit_bodies;
+  Statement erase_reactions;
   Statement add_reaction;
   Statement remove_reaction;
   Statement remove_member;
@@ -119,6 +120,7 @@ Status PrepareWriter(Database& db, WriteStatements& s) {
           {&s.erase_edit_bodies,
            "UPDATE entries SET body = NULL "
            "WHERE conv_id = ?1 AND target_seq = ?2 AND kind = 'edit' AND body IS NOT NULL"},
+          {&s.erase_reactions, "DELETE FROM reactions WHERE conv_id = ?1 AND seq = ?2"},
           // DO NOTHING rather than OR IGNORE: only the duplicate is ignored, never a missing
           // message (the foreign key).
           {&s.add_reaction,
@@ -396,6 +398,10 @@ Status ApplyOne(WriteStatements& s, const mutation::UpdateMessage& op) {
   if (erase) {
     // The edits' entries carry earlier versions of the text; a delete takes those too.
     if (Status st = BindAndRun(s.erase_edit_bodies, op.conv_id, op.seq); !st.ok()) {
+      return InContext(st.error(), what);
+    }
+    // A tombstone shows nothing of the message, reactions included.
+    if (Status st = BindAndRun(s.erase_reactions, op.conv_id, op.seq); !st.ok()) {
       return InContext(st.error(), what);
     }
   }
