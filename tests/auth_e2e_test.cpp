@@ -230,9 +230,14 @@ TEST_F(AuthE2eTest, RefreshTokenReuseRevokesTheDevice) {
   const HttpResponse refreshed = Refresh(phone.refresh_token);
   ASSERT_THAT(refreshed, HasStatus(200));
   const Tokens rotated = *Tokens::FromJson(refreshed.json);
+  WsClient phone_ws = alice.ConnectWs(rotated);
+  WsClient laptop_ws = alice.ConnectWs(laptop);
 
   // The old refresh token presented again: a stolen token is in use.
   EXPECT_THAT(Refresh(phone.refresh_token), IsHttpError(401, "unauthorized"));
+  // The device's open socket goes with its session; the laptop's stays.
+  EXPECT_THAT(phone_ws.ExpectClose(), IsClosed(4401));
+  EXPECT_THAT(laptop_ws.Ping("still-here"), IsReply("pong", "still-here"));
 
   // The whole device session is gone, the newest tokens included.
   EXPECT_THAT(Refresh(rotated.refresh_token), IsHttpError(401, "unauthorized"));

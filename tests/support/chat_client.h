@@ -47,6 +47,8 @@ class ChatClient {
   const std::string& user_id() const { return tokens_.user_id; }
   const Tokens& tokens() const { return tokens_; }
   WsClient& ws() { return ws_; }
+  /// For requests the helpers below do not make (raw bodies); pass tokens().access_token.
+  const HttpClient& http() const { return http_; }
 
   // ---- WebSocket requests. Each returns the reply (or error) to the request. ----
 

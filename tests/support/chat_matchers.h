@@ -76,6 +76,16 @@ MATCHER(IsAck, "is an ack with a seq and a msg_id") {
          msg_id->is_string() && !msg_id->get_string().empty();
 }
 
+/// A `conversation` event about the conversation `conv`.
+MATCHER_P(IsConversationEvent, conv,
+          "is a conversation event about " + ::testing::PrintToString(conv)) {
+  if (arg.kind != WsFrame::Kind::kText || arg.Type() != "conversation") return false;
+  const auto* conversation = arg.json.as_object().if_contains("conversation");
+  const auto* object = conversation ? conversation->if_object() : nullptr;
+  const auto* id = object ? object->if_contains("id") : nullptr;
+  return id != nullptr && *id == boost::json::value(conv);
+}
+
 /// A log entry (or any JSON object) that has every field of `fields` with that value.
 inline auto EntryHas(boost::json::object fields) {
   return chat_matchers_internal::EntryHasMatcher(std::move(fields));
