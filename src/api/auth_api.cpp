@@ -85,6 +85,14 @@ HttpReply GetUser(AuthService& auth, HttpRequest& request) {
   return HttpReply::Json(200, json::serialize(UserJson(*user)));
 }
 
+HttpReply GetUserByUsername(AuthService& auth, HttpRequest& request) {
+  auto claims = Authenticated(auth, request);
+  if (!claims.ok()) return HttpReply::FromError(claims.error());
+  auto user = auth.FindUserByUsername(request.params["username"]);
+  if (!user.ok()) return HttpReply::FromError(user.error());
+  return HttpReply::Json(200, json::serialize(UserJson(*user)));
+}
+
 }  // namespace
 
 Result<AccessClaims> Authenticated(AuthService& auth, const HttpRequest& request) {
@@ -105,6 +113,8 @@ void AddAuthRoutes(Router& router, AuthService& auth) {
              [&auth](HttpRequest& r) { return Logout(auth, r); });
   router.Add("GET", "/v1/users/{user_id}", HandlerKind::kBlocking,
              [&auth](HttpRequest& r) { return GetUser(auth, r); });
+  router.Add("GET", "/v1/users/by-username/{username}", HandlerKind::kBlocking,
+             [&auth](HttpRequest& r) { return GetUserByUsername(auth, r); });
 }
 
 void AddSessionRequests(WsApi& ws) {

@@ -45,6 +45,10 @@ void Router::Add(std::string method, std::string_view pattern, HandlerKind kind,
   routes_.push_back({std::move(method), SplitPath(pattern), kind, std::move(handler)});
 }
 
+void Router::SetFallback(HandlerKind kind, HttpHandler handler) {
+  fallback_ = Route{"GET", {}, kind, std::move(handler)};
+}
+
 Router::Match Router::Find(HttpRequest& request) const {
   const std::vector<std::string> path = SplitPath(request.path);
   Match match;
@@ -58,6 +62,12 @@ Router::Match Router::Find(HttpRequest& request) const {
     }
     if (!match.allowed.empty()) match.allowed += ", ";
     match.allowed += route.method;
+  }
+  // The API's own paths never fall through to static files: an unknown /v1 path is a 404.
+  const bool api_path = !path.empty() && (path[0] == "v1" || path[0] == "metrics");
+  if (match.allowed.empty() && fallback_ && !api_path &&
+      (request.method == "GET" || request.method == "HEAD")) {
+    match.route = &*fallback_;
   }
   return match;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,9 @@ class Router {
 
   void Add(std::string method, std::string_view pattern, HandlerKind kind, HttpHandler handler);
 
+  /// Serves GET and HEAD requests that match no route (the web client's static files).
+  void SetFallback(HandlerKind kind, HttpHandler handler);
+
   struct Match {
     const Route* route = nullptr;  // null: see `allowed`
     std::string allowed;           // when the path exists with other methods: "GET, POST"
@@ -39,6 +43,7 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  std::optional<Route> fallback_;
 };
 
 }  // namespace parley

@@ -58,5 +58,22 @@ TEST(RouterTest, TrailingSlashAndDoubleSlashesAreTheSamePath) {
   EXPECT_NE(router.Find(req).route, nullptr);
 }
 
+TEST(RouterTest, FallbackServesUnmatchedGetsButNeverApiPaths) {
+  Router router = MakeRouter();
+  router.SetFallback(HandlerKind::kBlocking, [](HttpRequest&) { return Named("static"); });
+  HttpRequest page = Get("/app/index.html");
+  auto match = router.Find(page);
+  ASSERT_NE(match.route, nullptr);
+  EXPECT_EQ(match.route->handler(page).body, "static");
+
+  HttpRequest api = Get("/v1/nope");
+  EXPECT_EQ(router.Find(api).route, nullptr);
+  HttpRequest post = Get("/app/index.html");
+  post.method = "POST";
+  EXPECT_EQ(router.Find(post).route, nullptr);
+  HttpRequest wrong_method = Get("/v1/auth/login");  // exists with POST: still a 405
+  EXPECT_EQ(router.Find(wrong_method).allowed, "POST");
+}
+
 }  // namespace
 }  // namespace parley

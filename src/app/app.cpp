@@ -23,6 +23,7 @@
 #include "chat/chat_service.h"
 #include "store/sqlite/sqlite_account_store.h"
 #include "store/sqlite/sqlite_message_store.h"
+#include "web/static_files.h"
 
 namespace parley {
 
@@ -148,6 +149,7 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
                                         *p.blocking_pool);
   Gateway* gateway = p.gateway.get();
   AddOpsRoutes(p.router, p.metrics, [gateway] { return gateway->Ready(); });
+  if (!config.web_root.empty()) AddStaticFiles(p.router, config.web_root);
   return std::unique_ptr<App>(new App(std::move(parts)));
 }
 

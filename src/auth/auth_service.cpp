@@ -176,6 +176,17 @@ Result<User> AuthService::GetUser(std::string_view user_id) {
   return user;
 }
 
+Result<User> AuthService::FindUserByUsername(std::string_view username) {
+  auto normalized = NormalizeUsername(username);
+  if (!normalized.ok()) return Error::NotFound("no such user");
+  auto found = store_.FindUserByUsername(*normalized);
+  if (!found.ok()) {
+    if (found.error().code == ErrorCode::kNotFound) return Error::NotFound("no such user");
+    return std::move(found).error();
+  }
+  return std::move(found->user);
+}
+
 Tokens AuthService::IssueTokens(const std::string& user_id, const std::string& device_id,
                                 std::string refresh_token) const {
   Tokens tokens;

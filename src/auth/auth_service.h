@@ -63,6 +63,10 @@ class AuthService {
 
   Result<User> GetUser(std::string_view user_id);
 
+  /// The user with this username, matched case-insensitively. kNotFound ("no such user") when
+  /// there is none or the name breaks the username rules, so a lookup never says why.
+  Result<User> FindUserByUsername(std::string_view username);
+
   /// Called (on the calling thread) whenever a device's session is revoked: logout, or a
   /// refresh token presented twice. The gateway closes that device's sockets. Set once at
   /// start-up, before any request.

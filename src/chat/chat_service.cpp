@@ -421,6 +421,13 @@ void ChatService::Send(SendRequest request, const Connection* origin, Done<LogEn
         batch.pending_messages[Key(entry.conv_id, std::to_string(entry.seq))] = entry;
         batch.Answer(std::move(done), entry);
         FanOut(batch, st, entry, origin);
+        if (on_message_) {
+          // Membership as of this message: the shared list is immutable, later changes make a
+          // new one.
+          batch.after_commit.push_back(
+              [this, committed = CommittedMessage{entry, st.record.type, st.record.title,
+                                                  st.member_ids}] { on_message_(committed); });
+        }
       },
       [shared_done](const Error& e) { (*shared_done)(e); });
 }

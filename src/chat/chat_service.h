@@ -115,6 +115,19 @@ class ChatService {
   Result<std::vector<SearchHit>> Search(const std::string& user_id, const std::string& query,
                                         int limit, int64_t before);
 
+  /// Called on the sequencer thread after each new chat message (kind kMessage) is durable,
+  /// with the conversation's members at that moment (the sender included). For notifying
+  /// members who are not connected. Must be quick and must not block: hand work off. Set
+  /// once at start-up, before any command.
+  struct CommittedMessage {
+    LogEntry message;
+    std::string conv_type;   // "direct" or "group"
+    std::string conv_title;  // groups only
+    std::shared_ptr<const std::vector<std::string>> members;  // shared, never copied per message
+  };
+  using MessageListener = std::function<void(const CommittedMessage& committed)>;
+  void OnMessageCommitted(MessageListener listener) { on_message_ = std::move(listener); }
+
   /// Body rules shared with the API layer: non-empty, valid UTF-8, at most max_body_bytes.
   Status CheckBody(const std::string& body) const;
 
@@ -149,6 +162,7 @@ class ChatService {
   bool stopping_ = false;                                                     // GUARDED_BY(mu_)
 
   RecentLog recent_;  // thread-safe; written by the sequencer after each commit
+  MessageListener on_message_;
 
   // Owned by the sequencer thread only.
   std::unordered_map<std::string, std::unique_ptr<ConvState>> states_;

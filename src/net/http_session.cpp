@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
+#include <cctype>
 #include <chrono>
 #include <optional>
 
@@ -42,6 +43,11 @@ HttpRequest ToHttpRequest(const Request& req, const std::string& client_ip) {
   } else {
     out.path = std::string(target.substr(0, target.find('?')));
   }
+  for (const auto& field : req) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[std::move(name)] = std::string(field.value());
+  }
   const std::string_view authorization = req[http::field::authorization];
   constexpr std::string_view kBearer = "Bearer ";
   if (authorization.size() > kBearer.size() &&
@@ -56,6 +62,7 @@ Response ToResponse(const HttpReply& reply, unsigned version, bool keep_alive) {
   res.set(http::field::server, "parleyd");
   if (!reply.content_type.empty()) res.set(http::field::content_type, reply.content_type);
   res.set(http::field::cache_control, "no-store");
+  // set() replaces a field of the same name: a handler's Cache-Control wins over no-store.
   for (const auto& [name, value] : reply.headers) res.set(name, value);
   res.body() = reply.body;
   res.keep_alive(keep_alive);
@@ -194,6 +201,11 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
 
     const bool keep_alive = req.keep_alive() && !context_.draining;
     Response res = ToResponse(reply, req.version(), keep_alive);
+    if (req.method() == http::verb::head) {
+      // Same headers as GET, Content-Length included, but no body.
+      res.body().clear();
+      res.content_length(reply.body.size());
+    }
     stream_.expires_after(kWriteTimeout);
     auto [ec, n] = co_await http::async_write(stream_, res, kTuple);
     context_.metrics.http_seconds.Observe(
