@@ -129,6 +129,35 @@ TEST_F(AuthE2eTest, GetUserNeedsAValidAccessToken) {
   EXPECT_THAT(GetUser(alice.id(), "not-a-token"), IsHttpError(401, "unauthorized"));
 }
 
+TEST_F(AuthE2eTest, GetUserByUsernameFindsThemIgnoringCase) {
+  TestUser alice(server_.Port(), "alice");
+  TestUser bob(server_.Port(), "bob");
+  ASSERT_THAT(alice.Register("Alice"), HasStatus(201));
+  ASSERT_THAT(bob.Register("Bob B."), HasStatus(201));
+  const Tokens tokens = alice.Login();
+
+  for (const std::string name : {"bob", "BoB"}) {
+    SCOPED_TRACE(name);
+    const HttpResponse user = http_.Get("/v1/users/by-username/" + name, tokens.access_token);
+    ASSERT_THAT(user, HasStatus(200));
+    EXPECT_EQ(user.json.at("user_id"), json::value(bob.id()));
+    EXPECT_EQ(user.json.at("username"), "bob");
+    EXPECT_EQ(user.json.at("display_name"), "Bob B.");
+  }
+}
+
+TEST_F(AuthE2eTest, GetUserByUnknownOrInvalidUsernameIsNotFound) {
+  TestUser alice(server_.Port(), "alice");
+  ASSERT_THAT(alice.Register(), HasStatus(201));
+  const Tokens tokens = alice.Login();
+
+  EXPECT_THAT(http_.Get("/v1/users/by-username/nobody", tokens.access_token),
+              IsHttpError(404, "not_found"));
+  EXPECT_THAT(http_.Get("/v1/users/by-username/x", tokens.access_token),
+              IsHttpError(404, "not_found"));
+  EXPECT_THAT(http_.Get("/v1/users/by-username/alice"), IsHttpError(401, "unauthorized"));
+}
+
 TEST_F(AuthE2eTest, UsernamesAreUniqueIgnoringCase) {
   ASSERT_THAT(TestUser(server_.Port(), "alice").Register(), HasStatus(201));
 

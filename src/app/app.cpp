@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include <boost/asio/post.hpp>
@@ -11,7 +12,9 @@
 
 #include "api/auth_api.h"
 #include "api/chat_api.h"
+#include "api/notify_api.h"
 #include "api/ops_api.h"
+#include "api/presence_api.h"
 #include "auth/auth_service.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
@@ -20,8 +23,17 @@
 #include "hub/connection_hub.h"
 #include "metrics/metrics.h"
 #include "net/gateway.h"
+#include "notify/channels.h"
+#include "notify/dispatcher.h"
+#include "notify/http_post.h"
+#include "notify/notifier.h"
+#include "notify/sqlite/sqlite_job_queue.h"
+#include "notify/sqlite/sqlite_notify_store.h"
+#include "presence/local/local_presence_store.h"
+#include "presence/presence_service.h"
 #include "chat/chat_service.h"
 #include "store/sqlite/sqlite_account_store.h"
+#include "store/sqlite/sqlite_last_seen_store.h"
 #include "store/sqlite/sqlite_message_store.h"
 #include "web/static_files.h"
 
@@ -43,13 +55,33 @@ struct App::Parts {
   std::unique_ptr<RateLimiter> typing_limiter;
   std::unique_ptr<AuthService> auth;
   ConnectionHub hub;
-  std::unique_ptr<ChatService> chat;
+  // Presence. After the hub it observes, before `chat`: it hears the sequencer's commits
+  // (through the message store) until the chat service is gone, and the gateway's last Remove.
+  std::unique_ptr<SqliteLastSeenStore> last_seen;
+  std::unique_ptr<LocalPresenceStore> presence_store;
+  std::unique_ptr<PresenceService> presence;
+  // Notifications. Declared before `chat`, whose commit listener feeds the notifier and which
+  // finishes its queued commands when destroyed; the dispatcher outlives the notifier that
+  // wakes it, and the channels outlive the dispatcher's workers.
+  std::unique_ptr<SqliteJobQueue> jobs;
+  std::unique_ptr<SqliteNotifyStore> notify_store;
+  std::optional<push::VapidKey> vapid;
+  std::unique_ptr<CurlPoster> http;
+  std::unique_ptr<Composer> composer;
+  std::unique_ptr<WebhookChannel> webhook;
+  std::unique_ptr<WebPushChannel> webpush;
+  std::unique_ptr<Dispatcher> dispatcher;
+  std::unique_ptr<Notifier> notifier;
   Router router;
   WsApi ws_api;
   // Storage reads and Argon2id never run on io threads. Each Argon2id call takes
   // argon2_mem_limit bytes, so the pool size also caps that memory.
   std::unique_ptr<boost::asio::thread_pool> blocking_pool;
   std::unique_ptr<Gateway> gateway;
+  // Declared last so that it is destroyed first: ~ChatService finishes the commands still
+  // queued and answers them through connections whose io_contexts the gateway owns (stopped,
+  // but alive until the gateway goes). Everything it uses is declared above.
+  std::unique_ptr<ChatService> chat;
 };
 
 namespace {
@@ -58,6 +90,92 @@ sqlite::Durability ParseDurability(const std::string& name) {
   if (name == "normal") return sqlite::Durability::kNormal;
   if (name == "off") return sqlite::Durability::kOff;
   return sqlite::Durability::kFull;
+}
+
+// The durable queue, the rules and the delivery channels; the notifier listens to the chat
+// service's commits. See docs/ARCHITECTURE.md, "Notifications". A template only because
+// App::Parts is private to App.
+template <class Parts>
+Status StartNotifications(Parts& p) {
+  const Config& config = p.config;
+  const std::string db_path = config.data_dir + "/parley.db";
+  const sqlite::Durability durability = ParseDurability(config.durability);
+  auto jobs = SqliteJobQueue::Open(db_path, durability);
+  if (!jobs.ok()) return std::move(jobs).error();
+  p.jobs = std::move(*jobs);
+  auto store = SqliteNotifyStore::Open(db_path, durability);
+  if (!store.ok()) return std::move(store).error();
+  p.notify_store = std::move(*store);
+  auto vapid = push::VapidKey::LoadOrCreate(config.data_dir + "/vapid.pem");
+  if (!vapid.ok()) return std::move(vapid).error();
+  p.vapid = std::move(*vapid);
+
+  DispatcherOptions options;
+  options.workers = config.notify_workers;
+  options.max_attempts = config.notify_max_attempts;
+  options.retry_base_ms = config.notify_retry_base_ms;
+  options.retry_max_ms = config.notify_retry_max_ms;
+  options.visibility_timeout_ms = config.notify_visibility_timeout_ms;
+  p.dispatcher = std::make_unique<Dispatcher>(*p.jobs, p.clock, p.metrics, options);
+  p.http = std::make_unique<CurlPoster>(config.notify_http_timeout_ms, &p.dispatcher->stopping());
+  p.composer = std::make_unique<Composer>(*p.messages, *p.accounts, *p.notify_store);
+  const bool webhook = !config.notify_webhook_url.empty();
+  if (webhook) {
+    p.webhook = std::make_unique<WebhookChannel>(config.notify_webhook_url,
+                                                 config.notify_webhook_secret, *p.composer,
+                                                 *p.http, p.clock);
+    p.dispatcher->Register(std::string(kWebhookJob), [channel = p.webhook.get()](const Job& job) {
+      return channel->Deliver(job);
+    });
+  }
+  WebPushOptions push_options;
+  push_options.subject = config.notify_vapid_subject;
+  push_options.allowed_hosts = config.notify_push_hosts;
+  p.webpush = std::make_unique<WebPushChannel>(*p.vapid, push_options, *p.composer,
+                                               *p.notify_store, *p.http, p.clock);
+  p.dispatcher->Register(std::string(kWebPushJob), [channel = p.webpush.get()](const Job& job) {
+    return channel->Deliver(job);
+  });
+
+  NotifierOptions notifier_options;
+  notifier_options.window_ms = config.notify_window_ms;
+  notifier_options.webhook = webhook;
+  notifier_options.webpush = true;
+  Dispatcher* dispatcher = p.dispatcher.get();
+  p.notifier = std::make_unique<Notifier>(*p.jobs, *p.notify_store, *p.accounts, p.hub, p.clock,
+                                          p.metrics, notifier_options,
+                                          [dispatcher] { dispatcher->Wake(); });
+  Notifier* notifier = p.notifier.get();
+  p.chat->OnMessageCommitted([notifier](const ChatService::CommittedMessage& committed) {
+    notifier->OnCommitted(committed);
+  });
+  p.dispatcher->Start();
+  p.notifier->Start();
+  return Status::Ok();
+}
+
+// The embedded presence store and the service, which observes the hub and the message
+// store's commits. See docs/ARCHITECTURE.md, "Presence".
+template <class Parts>
+Status StartPresence(Parts& p) {
+  const Config& config = p.config;
+  auto last_seen =
+      SqliteLastSeenStore::Open(config.data_dir + "/parley.db", ParseDurability(config.durability));
+  if (!last_seen.ok()) return std::move(last_seen).error();
+  p.last_seen = std::move(*last_seen);
+  p.presence_store = std::make_unique<LocalPresenceStore>(*p.last_seen);
+  PresenceOptions options;
+  options.grace_ms = config.presence_grace_ms;
+  options.max_group_size = config.presence_max_group_size;
+  options.max_fanout = static_cast<size_t>(config.presence_max_fanout);
+  options.max_subscriptions = static_cast<size_t>(config.presence_max_subscriptions);
+  p.presence =
+      std::make_unique<PresenceService>(*p.presence_store, *p.messages, p.hub, p.clock, p.metrics,
+                                        std::make_unique<ThreadTaskRunner>(p.clock), options);
+  PresenceService* presence = p.presence.get();
+  p.messages->OnApplied(
+      [presence](const std::vector<Mutation>& batch) { presence->OnMessagesApplied(batch); });
+  return Status::Ok();
 }
 
 }  // namespace
@@ -126,7 +244,9 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   chat_options.max_body_bytes = config.max_message_bytes;
   chat_options.max_group_members = config.max_group_members;
   chat_options.receipt_fanout_max_members = config.receipt_fanout_max_members;
+  if (Status s = StartPresence(p); !s.ok()) return s.error();
   p.chat = std::make_unique<ChatService>(*p.messages, *p.accounts, p.hub, p.clock, chat_options);
+  if (Status s = StartNotifications(p); !s.ok()) return s.error();
   p.send_limiter = std::make_unique<RateLimiter>(
       BucketParams{config.rate_send_per_min, config.rate_send_burst}, p.clock);
   p.typing_limiter = std::make_unique<RateLimiter>(
@@ -143,8 +263,12 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   });
   AddAuthRoutes(p.router, *p.auth);
   AddChatRoutes(p.router, chat_deps);
+  AddNotifyRoutes(p.router, NotifyApiDeps{*p.notify_store, *p.chat, *p.auth, *p.vapid,
+                                          config.notify_push_hosts, p.clock});
   AddSessionRequests(p.ws_api);
   AddChatRequests(p.ws_api, chat_deps);
+  AddPresenceRoutes(p.router, *p.presence, *p.auth);
+  AddPresenceRequests(p.ws_api, *p.presence);
   p.gateway = std::make_unique<Gateway>(options, p.router, p.ws_api, *p.auth, p.hub, p.metrics,
                                         *p.blocking_pool);
   Gateway* gateway = p.gateway.get();
@@ -159,6 +283,8 @@ App::~App() = default;
 Result<uint16_t> App::Listen() { return parts_->gateway->Listen(); }
 void App::Run() {
   parts_->gateway->Run();
+  // Every connection is gone: record their last_seen and stop announcing.
+  parts_->presence->Shutdown();
   // Jobs still on the pool finish before the services they call are destroyed.
   parts_->blocking_pool->join();
 }

@@ -82,6 +82,19 @@ const std::array kFields = {
     ConfigField{"receipt_fanout_max_members", "chat",
                 "Groups up to this size get read receipts pushed to every member",
                 &Config::receipt_fanout_max_members},
+    // [presence]
+    ConfigField{"presence_grace_ms", "presence",
+                "An offline is announced only after lasting this long, and a user's presence at "
+                "most once per this period",
+                &Config::presence_grace_ms},
+    ConfigField{"presence_max_group_size", "presence",
+                "Groups up to this size push presence to their members; larger ones subscribe",
+                &Config::presence_max_group_size},
+    ConfigField{"presence_max_fanout", "presence", "Most users told of one presence change",
+                &Config::presence_max_fanout},
+    ConfigField{"presence_max_subscriptions", "presence",
+                "Most users one connection may subscribe to, or one query may ask about",
+                &Config::presence_max_subscriptions},
     // [rate_limits]
     ConfigField{"rate_auth_ip_per_min", "rate_limits",
                 "Register and login attempts per minute per client IP (sustained)",
@@ -107,6 +120,39 @@ const std::array kFields = {
                 &Config::rate_frames_per_min},
     ConfigField{"rate_frames_burst", "rate_limits", "Burst size for rate_frames_per_min",
                 &Config::rate_frames_burst},
+    // [notify]
+    ConfigField{"notify_webhook_url", "notify",
+                "Server-wide webhook (http or https URL) for notifications; empty means none",
+                &Config::notify_webhook_url},
+    ConfigField{"notify_webhook_secret", "notify",
+                "HMAC-SHA256 key that signs webhook bodies (X-Parley-Signature)",
+                &Config::notify_webhook_secret},
+    ConfigField{"notify_window_ms", "notify",
+                "Per user and conversation, at most one notification per this many ms; 0 = every "
+                "message",
+                &Config::notify_window_ms},
+    ConfigField{"notify_workers", "notify", "Notification delivery threads, 1-64",
+                &Config::notify_workers},
+    ConfigField{"notify_max_attempts", "notify",
+                "Delivery attempts before a notification goes to the dead-letter table",
+                &Config::notify_max_attempts},
+    ConfigField{"notify_retry_base_ms", "notify",
+                "First retry delay bound; doubles per attempt (with full jitter)",
+                &Config::notify_retry_base_ms},
+    ConfigField{"notify_retry_max_ms", "notify", "Largest retry delay",
+                &Config::notify_retry_max_ms},
+    ConfigField{"notify_visibility_timeout_ms", "notify",
+                "A claimed notification not finished within this is delivered again; must exceed "
+                "notify_http_timeout_ms",
+                &Config::notify_visibility_timeout_ms},
+    ConfigField{"notify_http_timeout_ms", "notify", "Timeout of one webhook or Web Push request",
+                &Config::notify_http_timeout_ms},
+    ConfigField{"notify_push_hosts", "notify",
+                "Push service hosts (and their subdomains) that Web Push subscriptions may use",
+                &Config::notify_push_hosts},
+    ConfigField{"notify_vapid_subject", "notify",
+                "VAPID contact (mailto: or https: URL) sent to push services",
+                &Config::notify_vapid_subject},
 };
 
 constexpr uint64_t kMinArgon2OpsLimit = 2;
@@ -529,6 +575,11 @@ Status ValidateConfig(const Config& config) {
   require(config.max_message_bytes > 0, "max_message_bytes: must be greater than 0");
   require(config.max_group_members >= 2, "max_group_members: must be at least 2");
   require(config.receipt_fanout_max_members >= 0, "receipt_fanout_max_members: must be >= 0");
+  require(config.presence_grace_ms >= 0, "presence_grace_ms: must be >= 0");
+  require(config.presence_max_group_size >= 0, "presence_max_group_size: must be >= 0");
+  require(config.presence_max_fanout >= 1, "presence_max_fanout: must be at least 1");
+  require(config.presence_max_subscriptions >= 1 && config.presence_max_subscriptions <= 10'000,
+          "presence_max_subscriptions: must be between 1 and 10000");
   for (const std::string& origin : config.allowed_origins) {
     require(!origin.empty(), "allowed_origins: entries must not be empty");
   }
@@ -549,6 +600,29 @@ Status ValidateConfig(const Config& config) {
     require(ok, std::string(name) + ": " + FormatDouble(value) +
                     (minimum == 0.0 ? " must be greater than 0" : " must be at least 1"));
   }
+
+  if (!config.notify_webhook_url.empty()) {
+    require(config.notify_webhook_url.starts_with("http://") ||
+                config.notify_webhook_url.starts_with("https://"),
+            "notify_webhook_url: " + Quote(config.notify_webhook_url) +
+                " is not an http:// or https:// URL");
+    require(!config.notify_webhook_secret.empty(),
+            "notify_webhook_secret: must be set when notify_webhook_url is");
+  }
+  require(config.notify_window_ms >= 0, "notify_window_ms: must be >= 0");
+  require(config.notify_workers >= 1 && config.notify_workers <= 64,
+          "notify_workers: must be between 1 and 64");
+  require(config.notify_max_attempts >= 1, "notify_max_attempts: must be at least 1");
+  require(config.notify_retry_base_ms >= 0, "notify_retry_base_ms: must be >= 0");
+  require(config.notify_retry_max_ms >= config.notify_retry_base_ms,
+          "notify_retry_max_ms: must be >= notify_retry_base_ms");
+  require(config.notify_http_timeout_ms > 0, "notify_http_timeout_ms: must be greater than 0");
+  require(config.notify_visibility_timeout_ms > config.notify_http_timeout_ms,
+          "notify_visibility_timeout_ms: must be greater than notify_http_timeout_ms, or a slow "
+          "delivery would be sent twice");
+  require(config.notify_vapid_subject.starts_with("mailto:") ||
+              config.notify_vapid_subject.starts_with("https:"),
+          "notify_vapid_subject: must be a mailto: or https: URL (RFC 8292)");
 
   if (!problems.empty()) return Error::InvalidRequest(Join(problems, "; "));
   return Status::Ok();

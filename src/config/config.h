@@ -47,6 +47,12 @@ struct Config {
   int max_group_members = 10'000;
   int receipt_fanout_max_members = 256;      // larger groups get no pushed read receipts
 
+  // [presence] who is online, and who is told (docs/ARCHITECTURE.md, Presence)
+  int presence_grace_ms = 5'000;         // offline announced only after this; one change per period
+  int presence_max_group_size = 100;     // groups up to this size push presence to members
+  int presence_max_fanout = 1'000;       // users told of one change, at most
+  int presence_max_subscriptions = 200;  // users one connection may subscribe to or query
+
   // [rate_limits] token buckets: sustained rate per minute and burst size.
   double rate_auth_ip_per_min = 30;  // register + login, per client IP
   double rate_auth_ip_burst = 20;
@@ -58,6 +64,20 @@ struct Config {
   double rate_typing_burst = 10;
   double rate_frames_per_min = 6000;         // WebSocket frames per connection: 100/s
   double rate_frames_burst = 200;
+
+  // [notify] notifications for members with no connected device (docs/ARCHITECTURE.md)
+  std::string notify_webhook_url;     // server-wide webhook; empty = none
+  std::string notify_webhook_secret;  // HMAC-SHA256 key for X-Parley-Signature
+  int notify_window_ms = 30'000;      // per user and conversation: one notification per window
+  int notify_workers = 2;             // delivery threads
+  int notify_max_attempts = 8;        // then the job goes to the dead-letter table
+  int notify_retry_base_ms = 1'000;   // exponential backoff with full jitter, from this...
+  int notify_retry_max_ms = 300'000;  // ...up to this
+  int notify_visibility_timeout_ms = 60'000;  // a claimed job is redelivered after this
+  int notify_http_timeout_ms = 10'000;        // one webhook or push POST
+  std::vector<std::string> notify_push_hosts = {
+      "fcm.googleapis.com", "push.services.mozilla.com", "notify.windows.com", "push.apple.com"};
+  std::string notify_vapid_subject = "mailto:admin@localhost";  // VAPID `sub`: how to reach you
 };
 
 /// One Config field as the outside world names it. ConfigFields() is the single table that

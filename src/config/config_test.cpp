@@ -59,10 +59,11 @@ TEST(ConfigFieldsTest, NamesAreUniqueAndDeriveEnvAndFlagNames) {
   for (const ConfigField& field : ConfigFields()) {
     EXPECT_TRUE(names.insert(field.name).second) << field.name;
     EXPECT_FALSE(field.help.empty()) << field.name;
-    EXPECT_THAT((std::set<std::string_view>{"server", "limits", "auth", "chat", "rate_limits"}),
+    EXPECT_THAT((std::set<std::string_view>{"server", "limits", "auth", "chat", "rate_limits",
+                                            "notify", "presence"}),
                 ::testing::Contains(field.section));
   }
-  EXPECT_EQ(names.size(), 34u);
+  EXPECT_EQ(names.size(), 49u);
   const ConfigField& frame =
       *std::find_if(ConfigFields().begin(), ConfigFields().end(),
                     [](const ConfigField& field) { return field.name == "max_frame_bytes"; });
@@ -319,6 +320,42 @@ TEST(ValidateTest, RangesAndLogLevel) {
               HasSubstr("rate_auth_ip_per_min"));
   EXPECT_THAT(problem([](Config& c) { c.rate_auth_user_burst = 0.5; }),
               HasSubstr("rate_auth_user_burst"));
+}
+
+TEST(ValidateTest, NotifyWebhookNeedsAnHttpUrlAndASecretAndLeasesOutlastRequests) {
+  Config config;
+  config.notify_webhook_url = "ftp://hooks.example";
+  config.notify_visibility_timeout_ms = config.notify_http_timeout_ms;
+  config.notify_workers = 0;
+  Status status = ValidateConfig(config);
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.error().message, HasSubstr("notify_webhook_url"));
+  EXPECT_THAT(status.error().message, HasSubstr("notify_webhook_secret"));
+  EXPECT_THAT(status.error().message, HasSubstr("notify_visibility_timeout_ms"));
+  EXPECT_THAT(status.error().message, HasSubstr("notify_workers"));
+
+  config = Config();
+  config.notify_webhook_url = "https://hooks.example/parley";
+  config.notify_webhook_secret = "s3cret";
+  EXPECT_TRUE(ValidateConfig(config).ok());
+}
+
+TEST(ValidateTest, PresenceLimits) {
+  const auto problem = [](auto mutate) {
+    Config config;
+    mutate(config);
+    Status status = ValidateConfig(config);
+    return status.ok() ? std::string() : status.error().message;
+  };
+  EXPECT_EQ(Config().presence_grace_ms, 5000);
+  EXPECT_EQ(Config().presence_max_group_size, 100);
+  EXPECT_EQ(problem([](Config& c) { c.presence_grace_ms = 0; }), "");  // no coalescing
+  EXPECT_THAT(problem([](Config& c) { c.presence_grace_ms = -1; }), HasSubstr("presence_grace_ms"));
+  EXPECT_EQ(problem([](Config& c) { c.presence_max_group_size = 0; }), "");  // direct only
+  EXPECT_THAT(problem([](Config& c) { c.presence_max_fanout = 0; }),
+              HasSubstr("presence_max_fanout"));
+  EXPECT_THAT(problem([](Config& c) { c.presence_max_subscriptions = 0; }),
+              HasSubstr("presence_max_subscriptions"));
 }
 
 TEST(ValidateTest, ReportsEveryProblemAtOnce) {

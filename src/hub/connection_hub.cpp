@@ -14,22 +14,44 @@ const ConnectionHub::Shard& ConnectionHub::ShardFor(std::string_view user_id) co
 
 void ConnectionHub::Add(const std::shared_ptr<Connection>& connection) {
   Shard& shard = ShardFor(connection->user_id());
-  std::lock_guard lock(shard.mu);
-  shard.users[connection->user_id()].push_back(connection);
+  bool first = false;
+  {
+    std::lock_guard lock(shard.mu);
+    auto& list = shard.users[connection->user_id()];
+    first = list.empty();
+    list.push_back(connection);
+  }
+  ConnectionObserver* observer = observer_.load();
+  if (first && observer != nullptr) observer->OnUserConnected(connection->user_id());
 }
 
 void ConnectionHub::Remove(const Connection& connection) {
   Shard& shard = ShardFor(connection.user_id());
-  std::lock_guard lock(shard.mu);
-  auto it = shard.users.find(connection.user_id());
-  if (it == shard.users.end()) return;
-  auto& list = it->second;
-  // Drop this connection and any that already died without being removed.
-  std::erase_if(list, [&](const std::weak_ptr<Connection>& weak) {
-    auto strong = weak.lock();
-    return !strong || strong.get() == &connection;
-  });
-  if (list.empty()) shard.users.erase(it);
+  bool found = false;
+  bool last = false;
+  {
+    std::lock_guard lock(shard.mu);
+    auto it = shard.users.find(connection.user_id());
+    if (it == shard.users.end()) return;
+    auto& list = it->second;
+    // Drop this connection and any that already died without being removed.
+    std::erase_if(list, [&](const std::weak_ptr<Connection>& weak) {
+      auto strong = weak.lock();
+      const bool self = strong.get() == &connection;
+      found = found || self;
+      return !strong || self;
+    });
+    // The user's entry exists exactly while they have connections here, so its erasure is
+    // the 1 -> 0 that pairs with the 0 -> 1 of its creation.
+    if (list.empty()) {
+      shard.users.erase(it);
+      last = true;
+    }
+  }
+  ConnectionObserver* observer = observer_.load();
+  if (observer == nullptr) return;
+  if (found) observer->OnConnectionRemoved(connection);
+  if (last) observer->OnUserDisconnected(connection.user_id());
 }
 
 std::vector<std::shared_ptr<Connection>> ConnectionHub::Snapshot(std::string_view user_id) const {
@@ -45,11 +67,15 @@ std::vector<std::shared_ptr<Connection>> ConnectionHub::Snapshot(std::string_vie
   return out;
 }
 
-void ConnectionHub::SendToUser(std::string_view user_id, const Frame& frame,
-                               const Connection* except) {
+size_t ConnectionHub::SendToUser(std::string_view user_id, const Frame& frame,
+                                 const Connection* except) {
+  size_t delivered = 0;
   for (const auto& connection : Snapshot(user_id)) {
-    if (connection.get() != except) connection->Deliver(frame);
+    if (connection.get() == except) continue;
+    connection->Deliver(frame);
+    ++delivered;
   }
+  return delivered;
 }
 
 void ConnectionHub::CloseDevice(std::string_view user_id, std::string_view device_id, int code,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,25 @@
 
 namespace parley {
 
+/// Hears about the hub's membership changes: presence (src/presence) is built on these.
+///
+/// Called on the thread that called ConnectionHub::Add/Remove, after the change and outside
+/// the hub's locks, so a callback may call back into the hub. Callbacks must be quick and must
+/// not block: hand the work off. For one user, OnUserConnected and OnUserDisconnected always
+/// alternate in the hub, but when an Add and a Remove of the same user race on two threads,
+/// their callbacks may run in either order: an observer that needs the truth reads
+/// ConnectionHub::ConnectionsOfUser() when it handles the call.
+class ConnectionObserver {
+ public:
+  virtual ~ConnectionObserver() = default;
+  /// `user_id` has its first live connection on this node (0 -> 1).
+  virtual void OnUserConnected(const std::string& user_id) = 0;
+  /// The last connection of `user_id` on this node has left the hub (1 -> 0).
+  virtual void OnUserDisconnected(const std::string& user_id) = 0;
+  /// `connection` has left the hub (every Remove of a connection the hub held).
+  virtual void OnConnectionRemoved(const Connection& connection) = 0;
+};
+
 /// Who is connected to this node: user -> their live connections. The gateway adds a
 /// connection once it has authenticated and removes it when it ends; services deliver to
 /// users through it.
@@ -24,8 +44,14 @@ class ConnectionHub {
   void Add(const std::shared_ptr<Connection>& connection);
   void Remove(const Connection& connection);
 
+  /// Sets the one observer (nullptr: none). Not owned. Set it before the first Add, and clear
+  /// it (or destroy the hub) only when no Add or Remove can run any more.
+  void SetObserver(ConnectionObserver* observer) { observer_.store(observer); }
+
   /// Delivers `frame` to every connection of `user_id` except `except` (may be null).
-  void SendToUser(std::string_view user_id, const Frame& frame, const Connection* except = nullptr);
+  /// Returns how many connections it was handed to.
+  size_t SendToUser(std::string_view user_id, const Frame& frame,
+                    const Connection* except = nullptr);
   /// Closes every connection of that device (logout, revoked session).
   void CloseDevice(std::string_view user_id, std::string_view device_id, int code,
                    const std::string& reason);
@@ -48,6 +74,7 @@ class ConnectionHub {
   std::vector<std::shared_ptr<Connection>> Snapshot(std::string_view user_id) const;
 
   std::array<Shard, kShards> shards_;
+  std::atomic<ConnectionObserver*> observer_{nullptr};
 };
 
 }  // namespace parley

@@ -86,6 +86,71 @@ TEST(ConnectionHubTest, RemovedAndDestroyedConnectionsGetNothing) {
   EXPECT_EQ(hub.ConnectionsOfUser("alice"), 0u);
 }
 
+/// Writes down what the hub tells its observer, in order.
+class RecordingObserver final : public ConnectionObserver {
+ public:
+  void OnUserConnected(const std::string& user_id) override { Note("online " + user_id); }
+  void OnUserDisconnected(const std::string& user_id) override { Note("offline " + user_id); }
+  void OnConnectionRemoved(const Connection& connection) override {
+    Note("removed " + connection.session_id());
+  }
+  std::vector<std::string> calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+
+ private:
+  void Note(std::string call) {
+    std::lock_guard lock(mu_);
+    calls_.push_back(std::move(call));
+  }
+  std::mutex mu_;
+  std::vector<std::string> calls_;
+};
+
+TEST(ConnectionHubTest, ObserverHearsTheFirstAndLastConnectionOfEachUser) {
+  ConnectionHub hub;
+  RecordingObserver observer;
+  hub.SetObserver(&observer);
+  auto phone = std::make_shared<RecordingConnection>("alice", "phone");
+  auto laptop = std::make_shared<RecordingConnection>("alice", "laptop");
+  auto bob = std::make_shared<RecordingConnection>("bob", "phone");
+
+  hub.Add(phone);
+  hub.Add(laptop);
+  hub.Add(bob);
+  hub.Remove(*phone);
+  hub.Remove(*phone);  // twice: nothing more
+  hub.Remove(*laptop);
+  hub.Add(phone);
+
+  EXPECT_THAT(observer.calls(),
+              testing::ElementsAre("online alice", "online bob", "removed alice/phone",
+                                   "removed alice/laptop", "offline alice", "online alice"));
+  EXPECT_EQ(hub.SendToUser("alice", MakeFrame("hi")), 1u);
+  EXPECT_EQ(hub.SendToUser("bob", MakeFrame("hi"), bob.get()), 0u);
+  EXPECT_EQ(hub.SendToUser("carol", MakeFrame("hi")), 0u);
+  hub.SetObserver(nullptr);
+  hub.Remove(*bob);
+  EXPECT_THAT(observer.calls(), testing::SizeIs(6));
+}
+
+TEST(ConnectionHubTest, AConnectionThatDiedUnremovedStillEndsTheUsersPresence) {
+  ConnectionHub hub;
+  RecordingObserver observer;
+  hub.SetObserver(&observer);
+  auto phone = std::make_shared<RecordingConnection>("alice", "phone");
+  auto laptop = std::make_shared<RecordingConnection>("alice", "laptop");
+  hub.Add(phone);
+  hub.Add(laptop);
+  phone.reset();  // died without Remove
+
+  hub.Remove(*laptop);
+
+  EXPECT_THAT(observer.calls(),
+              testing::ElementsAre("online alice", "removed alice/laptop", "offline alice"));
+}
+
 TEST(ConnectionHubTest, ConcurrentAddSendRemoveIsSafe) {
   ConnectionHub hub;
   std::vector<std::thread> threads;

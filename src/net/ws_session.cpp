@@ -121,7 +121,7 @@ class WsSession final : public Connection,
 
     stage_ = Stage::kEnded;
     timer_.cancel();
-    if (in_hub_) context_.hub.Remove(*this);
+    LeaveHub();
     context_.metrics.ws_connections.Add(-1);
     worker_.sessions.erase(this);
     context_.session_ended();
@@ -193,6 +193,9 @@ class WsSession final : public Connection,
     device_id_ = claims->device_id;
     session_id_ = NewId('s');
     stage_ = Stage::kReady;
+    // The deadline watcher sleeps until the auth deadline; wake it to follow the heartbeat
+    // instead, which may be due sooner (2 x heartbeat_ms < auth_timeout_ms).
+    timer_.cancel();
     context_.hub.Add(shared_from_this());
     in_hub_ = true;
     json::object ready{{"user_id", user_id_},
@@ -245,9 +248,20 @@ class WsSession final : public Connection,
     if (!writing_) WriteNext();
   }
 
+  // A closing connection is sent nothing more (Enqueue drops it), so it leaves the hub at once
+  // rather than when the close handshake ends: a peer that stopped answering heartbeats will
+  // not answer that either, and its user's presence must not wait for Beast's handshake
+  // timeout.
+  void LeaveHub() {
+    if (!in_hub_) return;
+    in_hub_ = false;
+    context_.hub.Remove(*this);
+  }
+
   void StartClose(int code, std::string reason) {
     if (closing_ || stage_ == Stage::kEnded) return;
     closing_ = true;
+    LeaveHub();
     close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
     if (!writing_) WriteNext();
   }

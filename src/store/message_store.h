@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -93,6 +94,18 @@ struct LogPage {
 struct SearchHit {
   LogEntry message;  // current state
   int64_t cursor = 0;  // pass as `before` to get the next (older) page
+};
+
+/// Whom a user's presence is pushed to (see ListContacts).
+struct ContactList {
+  /// The peers of the user's direct conversations first (`direct` of them), then the
+  /// co-members of their small groups; each user once, never the user themselves.
+  std::vector<std::string> users;
+  size_t direct = 0;
+  /// Every conversation the user is a member of, whatever its size: the list changes only
+  /// when the membership of one of these (or a new one of the user's) changes.
+  std::vector<std::string> conversations;
+  bool truncated = false;  // `users` stopped at the limit
 };
 
 /// Mutations the chat sequencer computes and the store applies, in order, in one transaction.
@@ -193,6 +206,15 @@ class MessageStore {
   /// plain words, matched as prefixes; the store escapes it.
   virtual Result<std::vector<SearchHit>> Search(std::string_view user_id, std::string_view query,
                                                 int limit, int64_t before) = 0;
+
+  /// Presence: the users who share a direct conversation with `user_id`, or a group of at
+  /// most `max_group_size` members; at most `limit` of them (direct peers first).
+  virtual Result<ContactList> ListContacts(std::string_view user_id, int max_group_size,
+                                           size_t limit) = 0;
+  /// Presence: those of `candidates` who share at least one conversation (of any size) with
+  /// `user_id`, in the order given, without duplicates. `user_id` itself is never included.
+  virtual Result<std::vector<std::string>> UsersSharingAConversation(
+      std::string_view user_id, const std::vector<std::string>& candidates) = 0;
 };
 
 }  // namespace parley

@@ -272,7 +272,8 @@ HttpReply StaticFiles::Serve(const HttpRequest& request) {
   bool spa_route = false;
   if (!IsRegularFile(resolved)) {
     // A path like /c/123 is a route of the client, not a file: the page handles it.
-    const bool has_extension = !segments->empty() && segments->back().find('.') != std::string::npos;
+    const bool has_extension =
+        !segments->empty() && segments->back().find('.') != std::string::npos;
     if (has_extension) return not_found();
     resolved = root_ / "index.html";
     spa_route = true;

@@ -96,15 +96,25 @@ WsFrame ChatClient::ReadFrame(std::chrono::milliseconds timeout) {
 }
 
 WsFrame ChatClient::Await(const json::value& id, std::chrono::milliseconds timeout) {
+  auto answers = [&](const WsFrame& frame) {
+    const auto* object = frame.json.if_object();
+    const json::value* re = object ? object->if_contains("re") : nullptr;
+    return re != nullptr && *re == id;
+  };
+  // Replies need not come in request order (an error may overtake an earlier ack), so the
+  // reply may already be queued.
+  if (auto it = std::find_if(queued_.begin(), queued_.end(), answers); it != queued_.end()) {
+    WsFrame frame = std::move(*it);
+    queued_.erase(it);
+    return frame;
+  }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     WsFrame frame = ReadFrame(std::max(left, std::chrono::milliseconds(0)));
     if (frame.kind != WsFrame::Kind::kText) return frame;  // closed or timed out: say so
-    const auto* object = frame.json.if_object();
-    const json::value* re = object ? object->if_contains("re") : nullptr;
-    if (re != nullptr && *re == id) return frame;
+    if (answers(frame)) return frame;
     queued_.push_back(std::move(frame));
   }
 }
@@ -161,8 +171,7 @@ WsFrame ChatClient::Next(std::chrono::milliseconds timeout) {
 }
 
 std::vector<WsFrame> ChatClient::DrainEvents() {
-  const WsFrame barrier =
-      Request({{"type", "read"}, {"conv", kNoConversation}, {"seq", 0}});
+  const WsFrame barrier = Request({{"type", "read"}, {"conv", kNoConversation}, {"seq", 0}});
   if (barrier.Type() != "error") {
     throw std::runtime_error("the barrier request got " + Describe(barrier) +
                              " instead of a not_found error");
@@ -210,8 +219,8 @@ std::string ChatClient::CreateGroup(std::string_view title,
                                     const std::vector<std::string>& members) {
   json::array ids;
   for (const auto& m : members) ids.emplace_back(m);
-  const HttpResponse response = Post(
-      "/v1/conversations", {{"type", "group"}, {"title", title}, {"members", std::move(ids)}});
+  const HttpResponse response =
+      Post("/v1/conversations", {{"type", "group"}, {"title", title}, {"members", std::move(ids)}});
   if (response.status != 201) {
     throw std::runtime_error("creating a group failed: " + Describe(response));
   }
@@ -231,9 +240,9 @@ std::vector<json::object> ChatClient::FetchLog(std::string_view conv) const {
   std::vector<json::object> log;
   int64_t after = 0;
   while (true) {
-    const HttpResponse page =
-        Get("/v1/conversations/" + std::string(conv) + "/messages?after_seq=" +
-            std::to_string(after) + "&limit=" + std::to_string(kMaxHistoryPage));
+    const HttpResponse page = Get("/v1/conversations/" + std::string(conv) +
+                                  "/messages?after_seq=" + std::to_string(after) +
+                                  "&limit=" + std::to_string(kMaxHistoryPage));
     if (page.status != 200) throw std::runtime_error("reading the log failed: " + Describe(page));
     const json::value& messages = FieldOf(page.json, "messages");
     if (!messages.is_array()) throw std::runtime_error("messages is no array: " + page.body);

@@ -54,14 +54,14 @@ class ChatClient {
 
   /// Sends `frame` with the next request id added and returns that id without waiting.
   boost::json::value Start(boost::json::object frame);
-  /// Reads until the reply to request `id`; the frames before it are queued for Next().
-  WsFrame Await(const boost::json::value& id,
-                std::chrono::milliseconds timeout = kDefaultTimeout);
+  /// The reply to request `id`: taken from the queue if it came already (replies need not
+  /// come in request order), else read, queueing the frames before it for Next().
+  WsFrame Await(const boost::json::value& id, std::chrono::milliseconds timeout = kDefaultTimeout);
   /// Start + Await.
   WsFrame Request(boost::json::object frame);
 
-  WsFrame SendMessage(std::string_view conv, std::string_view client_msg_id,
-                      std::string_view body, int64_t reply_to = 0);
+  WsFrame SendMessage(std::string_view conv, std::string_view client_msg_id, std::string_view body,
+                      int64_t reply_to = 0);
   WsFrame Edit(std::string_view conv, int64_t seq, std::string_view body);
   WsFrame Delete(std::string_view conv, int64_t seq);
   WsFrame React(std::string_view conv, int64_t seq, std::string_view emoji);

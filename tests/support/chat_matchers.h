@@ -32,7 +32,8 @@ inline bool HasAll(const boost::json::value& actual, const boost::json::object& 
       return false;
     }
     if (*got != field.value()) {
-      *listener << "whose \"" << std::string(field.key()) << "\" is " << boost::json::serialize(*got);
+      *listener << "whose \"" << std::string(field.key()) << "\" is "
+                << boost::json::serialize(*got);
       return false;
     }
   }

@@ -117,6 +117,70 @@ const std::vector<Migration>& SchemaMigrations() {
               tokenize='unicode61 remove_diacritics 2');
           )sql",
       },
+      {
+          3,
+          "notifications: job queue, dead letters, settings, mutes, push subscriptions",
+          R"sql(
+            -- The durable job queue (notify/sqlite/sqlite_job_queue.cpp). run_at_ms is when a
+            -- waiting job (lease = 0) becomes due, and when a leased job's lease expires: a
+            -- job is claimable exactly when run_at_ms <= now, so one index serves both.
+            -- AUTOINCREMENT: ids are never reused, so a job id names one notification
+            -- forever (webhook receivers de-duplicate retries by it).
+            CREATE TABLE notify_jobs (
+              id          INTEGER PRIMARY KEY AUTOINCREMENT,
+              kind        TEXT NOT NULL,
+              payload     TEXT NOT NULL,
+              attempts    INTEGER NOT NULL DEFAULT 0,
+              run_at_ms   INTEGER NOT NULL,
+              lease       INTEGER NOT NULL DEFAULT 0,
+              created_ms  INTEGER NOT NULL,
+              last_error  TEXT NOT NULL DEFAULT ''
+            );
+            CREATE INDEX notify_jobs_run_at ON notify_jobs(run_at_ms);
+            CREATE TABLE notify_dead (
+              id          INTEGER PRIMARY KEY,
+              kind        TEXT NOT NULL,
+              payload     TEXT NOT NULL,
+              attempts    INTEGER NOT NULL,
+              created_ms  INTEGER NOT NULL,
+              dead_ms     INTEGER NOT NULL,
+              last_error  TEXT NOT NULL
+            );
+            CREATE TABLE notify_settings (
+              user_id             TEXT PRIMARY KEY,
+              private_previews    INTEGER NOT NULL,
+              mentions_when_muted INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            -- Clustered by conversation: the notifier asks "who muted this conversation".
+            CREATE TABLE notify_mutes (
+              conv_id TEXT NOT NULL,
+              user_id TEXT NOT NULL,
+              PRIMARY KEY (conv_id, user_id)
+            ) WITHOUT ROWID;
+            CREATE INDEX notify_mutes_user_id ON notify_mutes(user_id);
+            CREATE TABLE push_subscriptions (
+              endpoint   TEXT PRIMARY KEY,
+              user_id    TEXT NOT NULL,
+              p256dh     TEXT NOT NULL,
+              auth       TEXT NOT NULL,
+              created_ms INTEGER NOT NULL
+            );
+            CREATE INDEX push_subscriptions_user_id ON push_subscriptions(user_id);
+          )sql",
+      },
+      {
+          4,
+          "presence: when each user was last seen",
+          R"sql(
+            -- Live presence is kept in memory; only last_seen outlives the process. A table of
+            -- its own rather than a column of users: it is written often (in batches) by its
+            -- own connection, and a cluster keeps it in the presence store instead.
+            CREATE TABLE last_seen (
+              user_id      TEXT PRIMARY KEY,
+              last_seen_ms INTEGER NOT NULL
+            ) WITHOUT ROWID;
+          )sql",
+      },
   };
   return kMigrations;
 }

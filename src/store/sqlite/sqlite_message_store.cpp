@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -72,6 +73,9 @@ struct ReadStatements {
   Statement unread;
   Statement last_message;
   Statement search;
+  Statement memberships;
+  Statement members_up_to;
+  Statement shares_a_conversation;
 };
 
 Status PrepareAll(Database& db,
@@ -188,6 +192,15 @@ Status PrepareReader(Database& db, ReadStatements& s) {
                           "JOIN members m ON m.conv_id = e.conv_id AND m.user_id = ?2 "
                           "WHERE entries_fts MATCH ?1 AND f.rowid < ?3 AND e.kind = 'message' "
                           "AND e.deleted = 0 ORDER BY f.rowid DESC LIMIT ?4"},
+              {&s.memberships,
+               "SELECT m.conv_id, c.type FROM members m JOIN conversations c ON c.id = m.conv_id "
+               "WHERE m.user_id = ?1 ORDER BY m.conv_id"},
+              // Stops one row past the size that matters, so a huge group costs no more to
+              // rule out than a small one. A negative limit is no limit.
+              {&s.members_up_to, "SELECT user_id FROM members WHERE conv_id = ?1 LIMIT ?2"},
+              {&s.shares_a_conversation,
+               "SELECT 1 FROM members a JOIN members b ON b.conv_id = a.conv_id "
+               "WHERE a.user_id = ?1 AND b.user_id = ?2 LIMIT 1"},
           });
 }
 
@@ -753,7 +766,9 @@ Status SqliteMessageStore::Apply(const std::vector<Mutation>& batch) {
     Status status = std::visit([&s](const auto& op) { return ApplyOne(s, op); }, m);
     if (!status.ok()) return status;
   }
-  return txn->Commit();
+  if (Status status = txn->Commit(); !status.ok()) return status;
+  if (on_applied_) on_applied_(batch);
+  return Status::Ok();
 }
 
 Status SqliteMessageStore::PurgeDeletedText() {
@@ -974,6 +989,90 @@ Result<std::vector<SearchHit>> SqliteMessageStore::Search(std::string_view user_
     }
   }
   return hits;
+}
+
+Result<ContactList> SqliteMessageStore::ListContacts(std::string_view user_id, int max_group_size,
+                                                     size_t limit) {
+  ReadLease lease = Borrow();
+  ReadStatements& s = lease.statements();
+  Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
+  if (!snapshot.ok()) return std::move(snapshot).error();
+
+  ContactList contacts;
+  std::vector<std::string> groups;
+  std::vector<std::string> directs;
+  {
+    Statement& stmt = s.memberships;
+    ScopedReset reset(stmt);
+    if (Status st = stmt.Bind(1, user_id); !st.ok()) return st.error();
+    while (true) {
+      Result<bool> row = stmt.Step();
+      if (!row.ok()) return std::move(row).error();
+      if (!*row) break;
+      contacts.conversations.push_back(stmt.ColumnText(0));
+      (stmt.ColumnText(1) == "direct" ? directs : groups).push_back(contacts.conversations.back());
+    }
+  }
+
+  std::unordered_set<std::string> seen{std::string(user_id)};
+  // Adds the members of `conv_id` unless it has more than `max_members` (-1: any number).
+  auto add_members = [&](const std::string& conv_id, int64_t max_members) -> Status {
+    std::vector<std::string> members;
+    {
+      Statement& stmt = s.members_up_to;
+      ScopedReset reset(stmt);
+      if (Status st = BindAll(stmt, conv_id, max_members < 0 ? -1 : max_members + 1); !st.ok()) {
+        return st;
+      }
+      while (true) {
+        Result<bool> row = stmt.Step();
+        if (!row.ok()) return std::move(row).error();
+        if (!*row) break;
+        members.push_back(stmt.ColumnText(0));
+      }
+    }
+    if (max_members >= 0 && members.size() > static_cast<size_t>(max_members)) return Status::Ok();
+    for (std::string& member : members) {
+      if (seen.contains(member)) continue;
+      if (contacts.users.size() >= limit) {
+        contacts.truncated = true;
+        return Status::Ok();
+      }
+      seen.insert(member);
+      contacts.users.push_back(std::move(member));
+    }
+    return Status::Ok();
+  };
+  for (const std::string& conv_id : directs) {
+    if (Status st = add_members(conv_id, -1); !st.ok()) return st.error();
+  }
+  contacts.direct = contacts.users.size();
+  for (const std::string& conv_id : groups) {
+    if (contacts.truncated) break;
+    if (Status st = add_members(conv_id, std::max(max_group_size, 0)); !st.ok()) return st.error();
+  }
+  return contacts;
+}
+
+Result<std::vector<std::string>> SqliteMessageStore::UsersSharingAConversation(
+    std::string_view user_id, const std::vector<std::string>& candidates) {
+  std::vector<std::string> out;
+  if (candidates.empty()) return out;
+  ReadLease lease = Borrow();
+  ReadStatements& s = lease.statements();
+  Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
+  if (!snapshot.ok()) return std::move(snapshot).error();
+  std::unordered_set<std::string_view> seen{user_id};
+  Statement& stmt = s.shares_a_conversation;
+  for (const std::string& candidate : candidates) {
+    if (!seen.insert(candidate).second) continue;
+    ScopedReset reset(stmt);
+    if (Status st = BindAll(stmt, user_id, candidate); !st.ok()) return st.error();
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return std::move(row).error();
+    if (*row) out.push_back(candidate);
+  }
+  return out;
 }
 
 }  // namespace parley

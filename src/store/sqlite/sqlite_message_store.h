@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -73,6 +74,20 @@ class SqliteMessageStore final : public MessageStore {
   /// a query with no words at all is kInvalidRequest.
   Result<std::vector<SearchHit>> Search(std::string_view user_id, std::string_view query, int limit,
                                         int64_t before) override;
+  /// Two kinds of query per call: the user's conversations, then the members of each of them
+  /// (a group's read stops past max_group_size + 1 rows). Groups are visited in id order.
+  Result<ContactList> ListContacts(std::string_view user_id, int max_group_size,
+                                   size_t limit) override;
+  /// One indexed lookup per distinct candidate, all in one read transaction.
+  Result<std::vector<std::string>> UsersSharingAConversation(
+      std::string_view user_id, const std::vector<std::string>& candidates) override;
+
+  /// Called on the thread that called Apply(), after each batch has committed and before
+  /// Apply() returns, with that batch. For caches of what the store holds (presence keeps
+  /// contact lists) that must hear of every change. Must be quick and must not call Apply().
+  /// Set once at start-up, before the first Apply().
+  using AppliedListener = std::function<void(const std::vector<Mutation>& batch)>;
+  void OnApplied(AppliedListener listener) { on_applied_ = std::move(listener); }
 
   /// Maintenance: rewrites the search index (FTS5 'optimize'), which drops what deleted
   /// messages left in it, then checkpoints and truncates the WAL, which drops old page images.
@@ -106,6 +121,7 @@ class SqliteMessageStore final : public MessageStore {
   std::vector<ReadConnection*> free_readers_;                   // GUARDED_BY(read_mu_)
 
   const bool fts_secure_delete_;
+  AppliedListener on_applied_;
 };
 
 }  // namespace parley

@@ -919,5 +919,102 @@ TEST_F(SqliteMessageStoreTest, FullDurabilityCommitsToo) {
   EXPECT_EQ(Get(conv, 2).body, "durable");
 }
 
+// ---------------------------------------------------------------------------- presence
+
+// A direct conversation between `a` and `b` with its seq-1 "created" entry.
+void CreateDirect(SqliteMessageStore& store, const std::string& id, const std::string& a,
+                  const std::string& b) {
+  ConversationRecord record{.id = id,
+                            .type = "direct",
+                            .title = "",
+                            .direct_key = std::min(a, b) + "|" + std::max(a, b),
+                            .created_by = a,
+                            .created_ms = kNow,
+                            .last_seq = 1,
+                            .members = {{.user_id = a, .role = Role::kMember, .joined_seq = 1},
+                                        {.user_id = b, .role = Role::kMember, .joined_seq = 1}}};
+  LogEntry created;
+  created.conv_id = id;
+  created.seq = 1;
+  created.id = "m_" + id;
+  created.sender = a;
+  created.kind = EntryKind::kMember;
+  created.ts = kNow;
+  created.member_user = a;
+  created.member_action = "created";
+  ASSERT_TRUE(
+      store.Apply({mutation::InsertConversation{record}, mutation::AppendEntry{created}}).ok());
+}
+
+TEST_F(SqliteMessageStoreTest, ContactsAreDirectPeersFirstThenMembersOfSmallGroups) {
+  CreateDirect(*store_, "c_d1", "u_alice", "u_zed");
+  CreateDirect(*store_, "c_d2", "u_bob", "u_alice");
+  CreateDirect(*store_, "c_other", "u_bob", "u_carol");
+  CreateGroup("c_small", {"u_carol", "u_alice", "u_bob"});
+  CreateGroup("c_big", {"u_dave", "u_alice", "u_erin", "u_frank"});
+
+  Result<ContactList> contacts = store_->ListContacts("u_alice", 3, 100);
+
+  ASSERT_TRUE(contacts.ok()) << contacts.error().message;
+  EXPECT_THAT(contacts->users, ElementsAre("u_zed", "u_bob", "u_carol"));
+  EXPECT_EQ(contacts->direct, 2u);
+  EXPECT_FALSE(contacts->truncated);
+  EXPECT_THAT(contacts->conversations,
+              ::testing::UnorderedElementsAre("c_d1", "c_d2", "c_small", "c_big"));
+
+  // The big group counts once it is small enough; a user in nothing has no contacts.
+  EXPECT_THAT(store_->ListContacts("u_alice", 4, 100)->users,
+              ElementsAre("u_zed", "u_bob", "u_dave", "u_erin", "u_frank", "u_carol"));
+  EXPECT_THAT(store_->ListContacts("u_alice", 0, 100)->users, ElementsAre("u_zed", "u_bob"));
+  EXPECT_THAT(store_->ListContacts("u_nobody", 100, 100)->users, IsEmpty());
+  EXPECT_THAT(store_->ListContacts("u_nobody", 100, 100)->conversations, IsEmpty());
+}
+
+TEST_F(SqliteMessageStoreTest, ContactsStopAtTheLimit) {
+  CreateDirect(*store_, "c_d1", "u_alice", "u_zed");
+  CreateGroup("c_small", {"u_alice", "u_bob", "u_carol"});
+
+  Result<ContactList> contacts = store_->ListContacts("u_alice", 100, 2);
+
+  ASSERT_TRUE(contacts.ok()) << contacts.error().message;
+  EXPECT_THAT(contacts->users, ElementsAre("u_zed", "u_bob"));
+  EXPECT_TRUE(contacts->truncated);
+  EXPECT_THAT(contacts->conversations, ::testing::UnorderedElementsAre("c_d1", "c_small"));
+}
+
+TEST_F(SqliteMessageStoreTest, ContactsFollowMembershipChanges) {
+  CreateGroup("c_small", {"u_alice", "u_bob"});
+  Apply(mutation::UpsertMember{"c_small", {.user_id = "u_carol", .joined_seq = 2}});
+  EXPECT_THAT(store_->ListContacts("u_carol", 10, 10)->users, ElementsAre("u_alice", "u_bob"));
+
+  Apply(mutation::RemoveMember{"c_small", "u_bob"});
+  EXPECT_THAT(store_->ListContacts("u_alice", 10, 10)->users, ElementsAre("u_carol"));
+  EXPECT_THAT(store_->ListContacts("u_bob", 10, 10)->users, IsEmpty());
+}
+
+TEST_F(SqliteMessageStoreTest, UsersSharingAConversationOfAnySize) {
+  CreateDirect(*store_, "c_d1", "u_alice", "u_bob");
+  CreateGroup("c_big", {"u_alice", "u_carol", "u_dave", "u_erin"});
+
+  Result<std::vector<std::string>> shared = store_->UsersSharingAConversation(
+      "u_alice", {"u_erin", "u_stranger", "u_bob", "u_alice", "u_erin", "u_carol"});
+
+  ASSERT_TRUE(shared.ok()) << shared.error().message;
+  EXPECT_THAT(*shared, ElementsAre("u_erin", "u_bob", "u_carol"));
+  EXPECT_THAT(*store_->UsersSharingAConversation("u_stranger", {"u_alice"}), IsEmpty());
+  EXPECT_THAT(*store_->UsersSharingAConversation("u_alice", {}), IsEmpty());
+}
+
+TEST_F(SqliteMessageStoreTest, TheAppliedListenerHearsEachCommittedBatch) {
+  std::vector<size_t> batches;
+  store_->OnApplied([&](const std::vector<Mutation>& batch) { batches.push_back(batch.size()); });
+  CreateGroup("c_1", {"u_alice", "u_bob"});
+  Apply(mutation::RemoveMember{"c_1", "u_bob"});
+  // A failed batch is rolled back and not reported.
+  EXPECT_FALSE(store_->Apply({mutation::SetTitle{"c_nope", "x"}}).ok());
+
+  EXPECT_THAT(batches, ElementsAre(2u, 1u));
+}
+
 }  // namespace
 }  // namespace parley

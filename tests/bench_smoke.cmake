@@ -1,0 +1,35 @@
+# Smoke runs of the load generator (bench/): each workload for ~2 s with a handful of
+# connections, against a parleyd of its own on port 0 with a fresh temporary data directory
+# ("{tmp}"), and W2/W3 against the bare relay, so that the tool keeps working. The figures are
+# not checked, only that nothing failed: no connection lost, no error reply, every acked send
+# delivered, every W4 client resynced, and the server exiting 0 on SIGTERM (--check).
+# Benchmarks themselves are not run here: see scripts/bench and docs/BENCHMARKS.md.
+if(TARGET parley_bench AND TARGET parleyd AND TARGET bare_relay)
+  set(bench_smoke_parleyd
+    $<TARGET_FILE:parleyd> --listen 127.0.0.1:0 --data-dir {tmp} --log-level warn
+    --argon2-ops-limit 2 --argon2-mem-limit 19922944
+    --rate-auth-ip-per-min 1000000 --rate-auth-ip-burst 1000000
+    --rate-send-per-min 100000000 --rate-send-burst 100000
+    --rate-frames-per-min 100000000 --rate-frames-burst 100000)
+  set(bench_smoke_relay $<TARGET_FILE:bare_relay> --listen 127.0.0.1:0)
+  set(bench_smoke_common --duration 2 --warmup 0.5 --threads 2 --check --quiet)
+
+  # name|server|workload arguments, comma-separated
+  foreach(spec
+      "w1|parleyd|w1,--conns,100"
+      "w2|parleyd|w2,--pairs,8,--fractions,0.5"
+      "w3|parleyd|w3,--groups,3,--group-size,10,--posters,2"
+      "w4|parleyd|w4,--groups,3,--group-size,10,--observer-pairs,2,--observer-rate,50"
+      "w5|parleyd|w5,--readers,6,--prefill,60"
+      "w2_bare|relay|w2,--pairs,8,--fractions,0.5,--target,bare"
+      "w3_bare|relay|w3,--groups,3,--group-size,10,--posters,2,--target,bare")
+    string(REPLACE "|" ";" parts "${spec}")
+    list(GET parts 0 name)
+    list(GET parts 1 server)
+    list(GET parts 2 args)
+    string(REPLACE "," ";" args "${args}")
+    add_test(NAME bench_smoke_${name}
+      COMMAND parley_bench --workload ${args} ${bench_smoke_common} -- ${bench_smoke_${server}})
+    set_tests_properties(bench_smoke_${name} PROPERTIES LABELS bench-smoke TIMEOUT 180)
+  endforeach()
+endif()
