@@ -5,7 +5,7 @@ import { Banner } from './components/banner.jsx';
 import { ChatView } from './components/chat.jsx';
 import { Sidebar } from './components/sidebar.jsx';
 import { Icon } from './icons.jsx';
-import { notifyMessage } from './notifications.js';
+import { enablePush, notifyMessage, startNotifications } from './notifications.js';
 import { client, navigate, useClient, usePath } from './store.js';
 
 export function App() {
@@ -24,6 +24,7 @@ export function App() {
       if (location.pathname === `/c/${conv}`) navigate('/', { replace: true });
     });
     client.start();
+    startNotifications();
     return () => {
       offEnded();
       offMessage();
@@ -35,6 +36,7 @@ export function App() {
     return <AuthScreen notice={ended} onSignedIn={() => {
       setEnded(null);
       client.start();
+      enablePush();
     }} />;
   }
 

@@ -1060,6 +1060,51 @@ export class ParleyClient {
     return this.auth.request('GET', '/v1/search', { query: { q, limit, before } });
   }
 
+  // ---- notifications (§12) -----------------------------------------------------------------
+
+  /** The server's VAPID public key (base64url), for `pushManager.subscribe()`. */
+  async pushPublicKey() {
+    const { public_key: key } = await this.auth.request('GET', '/v1/push/vapid-public-key',
+      { auth: false });
+    return key;
+  }
+
+  /**
+   * Registers a Web Push subscription for this user.
+   * @param {{endpoint: string, keys: {p256dh: string, auth: string}}} subscription
+   *   what `PushSubscription.toJSON()` gives
+   */
+  addPushSubscription(subscription) {
+    const { endpoint, keys, expirationTime } = subscription;
+    return this.auth.request('POST', '/v1/push/subscriptions',
+      { body: { endpoint, keys, expirationTime: expirationTime ?? null } });
+  }
+
+  /** @param {string} endpoint */
+  async removePushSubscription(endpoint) {
+    try {
+      await this.auth.request('DELETE', '/v1/push/subscriptions', { query: { endpoint } });
+    } catch (error) {
+      // Already gone (the push service refused it, or a retried call).
+      if (!(error instanceof ParleyError) || error.code !== 'not_found') throw error;
+    }
+  }
+
+  /** `{private_previews, mentions_when_muted, muted_conversations}` */
+  notificationSettings() {
+    return this.auth.request('GET', '/v1/notifications/settings');
+  }
+
+  /** @param {{private_previews?: boolean, mentions_when_muted?: boolean}} patch */
+  setNotificationSettings(patch) {
+    return this.auth.request('PUT', '/v1/notifications/settings', { body: patch });
+  }
+
+  /** @param {string} convId @param {boolean} muted */
+  setMuted(convId, muted) {
+    return this.auth.request('PUT', `/v1/conversations/${enc(convId)}/mute`, { body: { muted } });
+  }
+
   /**
    * A user's profile from the cache; unknown ones are fetched and announced with 'users'.
    * @param {string} userId

@@ -178,6 +178,12 @@ export declare class Backoff {
   reset(): void;
 }
 
+export interface NotificationSettings {
+  private_previews: boolean;
+  mentions_when_muted: boolean;
+  muted_conversations: string[];
+}
+
 export declare class ParleyClient {
   constructor(options?: ClientOptions);
   readonly baseUrl: string;
@@ -230,6 +236,18 @@ export declare class ParleyClient {
   removeMember(convId: string, userId: string): Promise<void>;
   leave(convId: string): Promise<void>;
   search(q: string, options?: { limit?: number; before?: number }): Promise<SearchResult>;
+
+  /** The server's VAPID public key, base64url (§12.4). */
+  pushPublicKey(): Promise<string>;
+  /** Registers what `PushSubscription.toJSON()` gives (§12.4). */
+  addPushSubscription(subscription: {
+    endpoint: string; expirationTime?: number | null; keys: { p256dh: string; auth: string };
+  }): Promise<{ subscription: { endpoint: string } }>;
+  /** Removes one of this user's push subscriptions; one already gone is not an error. */
+  removePushSubscription(endpoint: string): Promise<void>;
+  notificationSettings(): Promise<NotificationSettings>;
+  setNotificationSettings(patch: { private_previews?: boolean; mentions_when_muted?: boolean }): Promise<NotificationSettings>;
+  setMuted(convId: string, muted: boolean): Promise<{ conv: string; muted: boolean }>;
 
   /** From the cache; an unknown user is fetched and announced with 'users'. */
   user(userId: string): User | null;

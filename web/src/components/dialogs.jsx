@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 
 import { Icon } from '../icons.jsx';
+import { enableNotifications, notificationsSupported, pushStatus } from '../notifications.js';
 import { client, conversationName, navigate, useClient } from '../store.js';
 import { Avatar } from './avatar.jsx';
 
@@ -280,6 +281,7 @@ export function GroupInfoDialog({ conv, onClose }) {
           )}
         </div>
       )}
+      <MuteToggle convId={conv.id} onError={setError} />
       {error && <p class="form-error" role="alert">{error}</p>}
       {conv.type === 'group' && (
         <div class="row end danger-zone">
@@ -294,4 +296,93 @@ export function GroupInfoDialog({ conv, onClose }) {
 
 function rank(role) {
   return role === 'owner' ? 0 : role === 'admin' ? 1 : 2;
+}
+
+/** The user's notification settings (§12.2), once loaded; null before. */
+function useNotificationSettings(onError) {
+  const [settings, setSettings] = useState(null);
+  useEffect(() => {
+    let live = true;
+    client.notificationSettings().then((s) => live && setSettings(s),
+      (e) => live && onError(e.message));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return [settings, setSettings];
+}
+
+/** Mute this conversation's notifications (§12.3): it stays in the list, unread as ever. */
+function MuteToggle({ convId, onError }) {
+  const [settings, setSettings] = useNotificationSettings(onError);
+  const muted = settings?.muted_conversations?.includes(convId) ?? false;
+  return (
+    <label class="toggle">
+      <input type="checkbox" checked={muted} disabled={!settings} onChange={async (e) => {
+        const want = e.currentTarget.checked;
+        onError('');
+        try {
+          await client.setMuted(convId, want);
+          const others = settings.muted_conversations.filter((c) => c !== convId);
+          setSettings({ ...settings, muted_conversations: want ? [...others, convId] : others });
+        } catch (err) {
+          onError(err.message);
+        }
+      }} />
+      <span>Mute notifications<small class="muted">
+        {settings?.mentions_when_muted === false ? ' Nothing from it notifies.'
+          : ' Only messages that mention you notify.'}
+      </small></span>
+    </label>
+  );
+}
+
+/** How this browser notifies, and the account's notification settings (§12.2). */
+export function NotificationSettingsDialog({ onClose }) {
+  const [error, setError] = useState('');
+  const [settings, setSettings] = useNotificationSettings(setError);
+  const [permission, setPermission] = useState(
+    notificationsSupported() ? Notification.permission : 'unsupported');
+  const [status, setStatus] = useState(pushStatus());
+  const save = async (patch) => {
+    setError('');
+    try {
+      setSettings(await client.setNotificationSettings(patch));
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  let how;
+  if (permission === 'unsupported') how = 'This browser cannot show notifications.';
+  else if (permission === 'denied') how = 'Notifications are blocked for Parley in your browser\'s site settings.';
+  else if (permission === 'default') how = 'Notifications are off in this browser.';
+  else if (status === 'push') how = 'This browser is notified of new messages even when Parley is closed.';
+  else how = 'This browser is notified of new messages while a Parley tab is open.';
+  return (
+    <Modal title="Notifications" onClose={onClose}>
+      <p class="muted">{how}</p>
+      {permission === 'default' && (
+        <div class="row">
+          <button type="button" class="btn small primary" onClick={async () => {
+            const result = await enableNotifications();
+            setPermission(result);
+            setStatus(pushStatus());
+          }}>Turn on</button>
+        </div>
+      )}
+      <label class="toggle">
+        <input type="checkbox" checked={settings?.private_previews ?? false} disabled={!settings}
+          onChange={(e) => save({ private_previews: e.currentTarget.checked })} />
+        <span>Private previews<small class="muted">
+          {' '}Notifications say "New message" instead of showing the text.</small></span>
+      </label>
+      <label class="toggle">
+        <input type="checkbox" checked={settings?.mentions_when_muted ?? true} disabled={!settings}
+          onChange={(e) => save({ mentions_when_muted: e.currentTarget.checked })} />
+        <span>Mentions in muted conversations<small class="muted">
+          {' '}Still notify when someone writes your @username.</small></span>
+      </label>
+      {error && <p class="form-error" role="alert">{error}</p>}
+    </Modal>
+  );
 }

@@ -2,10 +2,10 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 
 import { listTime } from '../format.js';
 import { Icon } from '../icons.jsx';
-import { dismissPrompt, enableNotifications, shouldPrompt } from '../notifications.js';
+import { disablePush, dismissPrompt, enableNotifications, shouldPrompt } from '../notifications.js';
 import { client, conversationName, nameOf, navigate, peerOf, useClient } from '../store.js';
 import { Avatar } from './avatar.jsx';
-import { NewChatDialog } from './dialogs.jsx';
+import { NewChatDialog, NotificationSettingsDialog } from './dialogs.jsx';
 import { SearchResults } from './search.jsx';
 
 export function Sidebar({ activeId }) {
@@ -14,6 +14,7 @@ export function Sidebar({ activeId }) {
   const [newChat, setNewChat] = useState(false);
   const [prompt, setPrompt] = useState(shouldPrompt());
   const [menu, setMenu] = useState(false);
+  const [notifySettings, setNotifySettings] = useState(false);
   const me = client.me;
   const meUser = me ? client.user(me.userId) : null;
   const myName = meUser?.display_name || meUser?.username || '';
@@ -47,6 +48,12 @@ export function Sidebar({ activeId }) {
               <div class="menu" role="menu" onKeyDown={(e) => e.key === 'Escape' && setMenu(false)}>
                 <button type="button" role="menuitem" autoFocus onClick={() => {
                   setMenu(false);
+                  setNotifySettings(true);
+                }}><Icon name="bell" size={18} /> Notifications</button>
+                <button type="button" role="menuitem" onClick={async () => {
+                  setMenu(false);
+                  // While still signed in: the server must forget this browser's subscription.
+                  await disablePush();
                   client.logout();
                   navigate('/', { replace: true });
                 }}><Icon name="logout" size={18} /> Log out</button>
@@ -68,8 +75,9 @@ export function Sidebar({ activeId }) {
           <Icon name="bell" size={20} />
           <div>
             <strong>Know when friends write</strong>
-            <p>Parley can show a notification when a message arrives while this tab is in the
-              background. Your browser will ask first, and you can change it any time.</p>
+            <p>Parley can show a notification when a message arrives while you are away, even
+              with this tab closed where your browser allows it. Your browser will ask first, and
+              you can change it any time.</p>
             <div class="row">
               <button type="button" class="btn small primary" onClick={async () => {
                 await enableNotifications();
@@ -91,6 +99,7 @@ export function Sidebar({ activeId }) {
       )}
 
       {newChat && <NewChatDialog onClose={() => setNewChat(false)} />}
+      {notifySettings && <NotificationSettingsDialog onClose={() => setNotifySettings(false)} />}
     </aside>
   );
 }
