@@ -3,7 +3,14 @@ import { useEffect, useReducer, useState } from 'preact/hooks';
 
 import { ParleyClient } from '@parley/client';
 
-export const client = new ParleyClient({ storage: window.localStorage });
+/** Groups up to this size get presence pushed by the server (its presence_max_group_size);
+ * the client queries their members on connect, and views subscribe to larger ones'. */
+export const PRESENCE_PUSH_GROUP_SIZE = 100;
+
+// The client queries presence after every (re)connect and emits the answers as 'presence'
+// changes, so views read client.presence alone, from the start.
+export const client = new ParleyClient({ storage: window.localStorage,
+  presenceGroupLimit: PRESENCE_PUSH_GROUP_SIZE });
 
 // The browser knows about the network before the socket does.
 window.addEventListener('online', () => client.reconnectNow());

@@ -49,6 +49,7 @@ export class ParleyClient {
     this._loadAll = options.loadAll ?? false;
     this._typingShowMs = options.typingShowMs ?? 5_000;
     this._typingSendMs = options.typingSendIntervalMs ?? 3_000;
+    this._presenceGroupLimit = options.presenceGroupLimit ?? 100;
     this._backoff = new Backoff({ ...options.backoff, random: options.random ?? Math.random });
     this._events = new Emitter();
 
@@ -71,8 +72,18 @@ export class ParleyClient {
     this.conversations = new Map();
     /** @type {Map<string, {user_id: string, username: string, display_name: string}>} */
     this.users = new Map();
-    /** @type {Map<string, {status: 'online' | 'offline', last_seen?: number}>} */
+    /**
+     * user id -> their presence (§13): `{status, last_seen, away?, text?}`, from events, the
+     * query made after each (re)connect, and subscriptions; the latest by `last_seen` wins.
+     * @type {Map<string, {status: 'online' | 'offline', last_seen?: number | null, away?: boolean, text?: string}>}
+     */
     this.presence = new Map();
+    /** @type {string[]} users this client wants presence_subscribe'd to (kept across reconnects) */
+    this._presenceSubs = [];
+    /** @type {Set<string>} users whose presence is due to be queried (new conversation members) */
+    this._presenceDue = new Set();
+    this._presenceTimer = null;
+    this._presenceSubscribedOn = null;
     /** @type {any[]} messages sent and not yet acknowledged, oldest first */
     this.outbox = [];
     /** @type {Map<string, Map<string, number>>} conv -> user -> typing until (ms) */
@@ -157,6 +168,8 @@ export class ParleyClient {
     this.conversations.clear();
     this.users.clear();
     this.presence.clear();
+    this._presenceSubs = [];
+    this._presenceDue.clear();
     this.outbox = [];
     this._typing.clear();
     this._wanted.clear();
@@ -293,6 +306,8 @@ export class ParleyClient {
         this._backoff.reset();
         this._setState('online');
         this._flushOutbox();
+        // Nothing is pushed on connect (§13.3): fetch the current state, then events keep it.
+        this._refreshPresence(ws).catch(() => {});
       }
     } catch {
       this._closeSocket(4000, 'sync failed', ws);
@@ -385,19 +400,141 @@ export class ParleyClient {
       case 'typing':
         this._onTyping(frame.conv, frame.user);
         break;
-      case 'presence':
-        {
-          // status and last_seen per the contract; later fields (away, text) ride along.
-          const { type: _t, user, ...info } = frame;
-          this.presence.set(user, info);
-        }
-        this._events.emit('presence', frame);
-        this._emitChange('presence');
+      case 'presence': {
+        const { type: _t, id: _id, user, ...info } = frame;
+        this._applyPresence(user, info);
         break;
+      }
       default:
         // Errors without `re` and frames of later versions: nothing to do.
         break;
     }
+  }
+
+  // ---- presence (§13) -----------------------------------------------------------------------
+
+  /**
+   * Takes one user's state (an event, a query answer or a subscribe answer) unless what we
+   * hold is newer (§13.1: larger `last_seen` wins, the later one on a tie), and announces it
+   * as a 'presence' event of the event's shape, whatever its source.
+   * @returns {boolean} whether it was taken
+   */
+  _applyPresence(user, info) {
+    if (!user || (info.status !== 'online' && info.status !== 'offline')) return false;
+    const held = this.presence.get(user);
+    const seen = (p) => (typeof p?.last_seen === 'number' ? p.last_seen : -Infinity);
+    if (held && seen(held) > seen(info)) return false;
+    const state = { status: info.status, last_seen: info.last_seen ?? null };
+    if (info.away) state.away = true;
+    if (typeof info.text === 'string' && info.text) state.text = info.text;
+    if (held && held.status === state.status && held.last_seen === state.last_seen &&
+        !!held.away === !!state.away && held.text === state.text) {
+      return true; // the same state again: nothing to announce
+    }
+    this.presence.set(user, state);
+    this._events.emit('presence', { type: 'presence', user, ...state });
+    this._emitChange('presence');
+    return true;
+  }
+
+  /**
+   * The current presence of `userIds` (POST /v1/presence/query, 200 per call), applied to
+   * `presence` and announced like events. Users you may not see are left out.
+   * @param {string[]} userIds
+   * @returns {Promise<{user_id: string, status: 'online' | 'offline', last_seen: number | null, away?: boolean, text?: string}[]>}
+   */
+  async queryPresence(userIds) {
+    const ids = [...new Set(userIds)];
+    const chunks = [];
+    for (let i = 0; i < ids.length; i += 200) chunks.push(ids.slice(i, i + 200));
+    const replies = await Promise.all(chunks.map((chunk) =>
+      this.auth.request('POST', '/v1/presence/query', { body: { user_ids: chunk } })));
+    const out = [];
+    for (const reply of replies) {
+      for (const p of reply.presence ?? []) {
+        const { user_id: user, ...info } = p;
+        this._applyPresence(user, info);
+        out.push(p);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Sets this user's status for all their devices (WebSocket `presence`, §13.4).
+   * @param {'online' | 'away'} status
+   * @param {string} [text] up to 64 bytes; none clears it
+   */
+  async setPresence(status, text) {
+    const frame = { type: 'presence', status };
+    if (text !== undefined && text !== null && text !== '') frame.text = text;
+    await this._request(frame);
+  }
+
+  /**
+   * Replaces this client's presence subscriptions with `userIds` (the first 200; `[]` ends
+   * them) so their changes arrive even when no event would (large groups, §13.5). Kept across
+   * reconnects. The answer's states are applied and announced like events.
+   * @param {string[]} userIds
+   */
+  async subscribePresence(userIds) {
+    const ids = [...new Set(userIds)].slice(0, 200);
+    const same = ids.length === this._presenceSubs.length &&
+      ids.every((id, i) => id === this._presenceSubs[i]);
+    this._presenceSubs = ids;
+    if (same && this._presenceSubscribedOn === this._ws) return [];
+    if (this.state !== 'online') return []; // the connect's refresh subscribes
+    return this._sendSubscribe(this._ws);
+  }
+
+  async _sendSubscribe(ws) {
+    const ids = this._presenceSubs;
+    const reply = await this._request({ type: 'presence_subscribe', users: ids }, ws);
+    if (ids === this._presenceSubs) this._presenceSubscribedOn = ws;
+    for (const p of reply.presence ?? []) {
+      const { user_id: user, ...info } = p;
+      this._applyPresence(user, info);
+    }
+    return reply.presence ?? [];
+  }
+
+  /** Who presence is queried for on connect: the members of direct chats and of groups small
+   * enough for the server to push their changes (larger ones are for subscriptions). */
+  _presencePeers() {
+    const me = this.me?.userId;
+    const ids = new Set();
+    for (const conv of this.conversations.values()) {
+      const members = conv.members ?? [];
+      if (conv.type !== 'direct' && members.length > this._presenceGroupLimit) continue;
+      for (const m of members) if (m !== me) ids.add(m);
+    }
+    return ids;
+  }
+
+  async _refreshPresence(ws) {
+    this._presenceDue.clear();
+    const jobs = [this.queryPresence([...this._presencePeers()])];
+    this._presenceSubscribedOn = null;
+    if (this._presenceSubs.length) jobs.push(this._sendSubscribe(ws));
+    await Promise.all(jobs);
+  }
+
+  /** New members (a new chat, someone added) get their state queried, batched. */
+  _presenceForMembers(conv) {
+    if (this.state !== 'online') return;
+    const members = conv.members ?? [];
+    if (conv.type !== 'direct' && members.length > this._presenceGroupLimit) return;
+    const me = this.me?.userId;
+    for (const m of members) {
+      if (m !== me && !this.presence.has(m)) this._presenceDue.add(m);
+    }
+    if (!this._presenceDue.size || this._presenceTimer) return;
+    this._presenceTimer = setTimeout(() => {
+      this._presenceTimer = null;
+      const ids = [...this._presenceDue];
+      this._presenceDue.clear();
+      if (ids.length && this.state === 'online') this.queryPresence(ids).catch(() => {});
+    }, 0);
   }
 
   // ---- sync and gaps (§8.2) --------------------------------------------------------------
@@ -636,6 +773,7 @@ export class ParleyClient {
     }
     conv.activity = Math.max(conv.activity ?? 0, data.created_ms ?? 0, conv.last_message?.ts ?? 0);
     for (const member of conv.members ?? []) this.user(member);
+    if (!fromSync) this._presenceForMembers(conv);
     return conv;
   }
 

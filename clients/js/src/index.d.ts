@@ -38,6 +38,12 @@ export interface ClientOptions {
   loadAll?: boolean;
   typingShowMs?: number;
   typingSendIntervalMs?: number;
+  /**
+   * After each (re)connect and sync, presence is queried for the members of direct chats and
+   * of groups of at most this many members (the server's `presence_max_group_size`, default
+   * 100); members of larger groups are left to subscribePresence(). 0 queries none of the groups.
+   */
+  presenceGroupLimit?: number;
 }
 
 export type ConnectionState =
@@ -144,6 +150,23 @@ export interface SearchResult {
   next_before?: number;
 }
 
+export interface PresenceState {
+  status: 'online' | 'offline';
+  /** ms since the epoch; null for a user never seen */
+  last_seen: number | null;
+  /** present (true) only when the user set away */
+  away?: true;
+  text?: string;
+}
+
+export interface PresenceEvent extends PresenceState {
+  user: string;
+}
+
+export interface PresenceAnswer extends PresenceState {
+  user_id: string;
+}
+
 export interface ClientEvents {
   state: { state: ConnectionState; retryInMs: number };
   session: Session | null;
@@ -155,7 +178,12 @@ export interface ClientEvents {
   left: { conv: string };
   receipt: { conv: string; user: string; read_seq: number; delivered_seq: number };
   typing: { conv: string; user: string; typing: boolean };
-  presence: { user: string; status: 'online' | 'offline'; last_seen?: number | null };
+  /**
+   * A user's whole presence (§13.2), from a live event, the query made after each (re)connect,
+   * queryPresence() or subscribePresence(): all announced in the event's shape, only when it
+   * changes what `presence` held.
+   */
+  presence: { type: 'presence' } & PresenceEvent;
   users: User;
   /** Anything changed: a cue for views to re-render. */
   change: { what: string; conv?: string };
@@ -193,7 +221,8 @@ export declare class ParleyClient {
   heartbeatMs?: number;
   conversations: Map<string, Conversation>;
   users: Map<string, User>;
-  presence: Map<string, { status: 'online' | 'offline'; last_seen?: number | null; [field: string]: unknown }>;
+  /** user id -> presence, kept current from events, queries and subscriptions (newest `last_seen` wins) */
+  presence: Map<string, PresenceState>;
 
   on<K extends keyof ClientEvents>(name: K, listener: (detail: ClientEvents[K]) => void): () => void;
   once<K extends keyof ClientEvents>(name: K, predicate?: (detail: ClientEvents[K]) => boolean): Promise<ClientEvents[K]>;
@@ -253,4 +282,11 @@ export declare class ParleyClient {
   user(userId: string): User | null;
   fetchUser(userId: string): Promise<User | null>;
   findUser(username: string): Promise<User | null>;
+
+  /** POST /v1/presence/query in chunks of 200; applied to `presence` and announced as 'presence'. Unseeable users are left out. */
+  queryPresence(userIds: string[]): Promise<PresenceAnswer[]>;
+  /** Sets this user's status (all devices); no text clears it. */
+  setPresence(status: 'online' | 'away', text?: string): Promise<void>;
+  /** Replaces this client's presence subscriptions (first 200; [] ends them); kept across reconnects. */
+  subscribePresence(userIds: string[]): Promise<PresenceAnswer[]>;
 }

@@ -8,7 +8,7 @@ import { client } from '../store.js';
 export function Avatar({ id, name, size = 40, presence = false, group = false }) {
   const status = presence ? client.presence.get(id)?.status : undefined;
   return (
-    <span class={`avatar ${group ? 'group' : ''}`} aria-hidden="true"
+    <span class={`avatar ${group ? 'group' : ''}`} aria-hidden="true" data-presence={status}
       style={{ '--hue': hueFor(id), width: `${size}px`, height: `${size}px`,
         fontSize: `${Math.round(size * 0.38)}px` }}>
       {initials(name)}

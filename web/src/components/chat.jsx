@@ -94,6 +94,13 @@ export function ChatView({ convId }) {
 function ChatHeader({ conv, onInfo }) {
   const name = conversationName(conv);
   const peer = peerOf(conv);
+  // "last seen 3 min ago" ages without events: re-render now and then.
+  const [, tick] = useState(0);
+  useEffect(() => {
+    if (!peer) return undefined;
+    const timer = setInterval(() => tick((n) => n + 1), 30_000);
+    return () => clearInterval(timer);
+  }, [peer]);
   const typing = client.typingUsers(conv.id);
   let subtitle;
   if (typing.length) {
@@ -102,7 +109,10 @@ function ChatHeader({ conv, onInfo }) {
   } else if (peer) {
     const p = client.presence.get(peer);
     const u = client.user(peer);
-    subtitle = p ? (p.status === 'online' ? <span class="online-text">online</span> : lastSeen(p.last_seen))
+    const status = p?.text ? ` · ${p.text}` : '';
+    subtitle = p ? (p.status === 'online'
+      ? (p.away ? `away${status}` : <span class="online-text">online{status}</span>)
+      : lastSeen(p.last_seen))
       : u ? `@${u.username}` : '';
   } else {
     subtitle = `${conv.members?.length ?? 0} members`;
@@ -114,7 +124,7 @@ function ChatHeader({ conv, onInfo }) {
       <Avatar id={peer ?? conv.id} name={name} size={38} presence={!!peer} group={conv.type === 'group'} />
       <div class="chat-title">
         <h2>{name}</h2>
-        <p class="muted small" aria-live="polite">{subtitle}</p>
+        <p class="muted small chat-subtitle" aria-live="polite">{subtitle}</p>
       </div>
       <button type="button" class="icon-btn" onClick={onInfo}
         aria-label={conv.type === 'group' ? 'Group details' : 'Conversation details'}

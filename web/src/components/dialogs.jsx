@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 
 import { Icon } from '../icons.jsx';
 import { enableNotifications, notificationsSupported, pushStatus } from '../notifications.js';
-import { client, conversationName, navigate, useClient } from '../store.js';
+import { PRESENCE_PUSH_GROUP_SIZE, client, conversationName, navigate, useClient } from '../store.js';
 import { Avatar } from './avatar.jsx';
 
 /** A modal <dialog>: focus stays inside, Escape closes it. */
@@ -211,6 +211,20 @@ export function GroupInfoDialog({ conv, onClose }) {
     }
   };
 
+  const members = [...(conv.members ?? [])].sort((a, b) =>
+    rank(conv.roles?.[a]) - rank(conv.roles?.[b]) || (a === me ? -1 : b === me ? 1 : 0));
+  // Groups larger than the server pushes presence for (§13.3): subscribe to the members
+  // listed while the list is open (the first 200, the most a connection may follow).
+  const shown = conv.type === 'group' && members.length > PRESENCE_PUSH_GROUP_SIZE
+    ? members.filter((id) => id !== me).slice(0, 200).join(',') : '';
+  useEffect(() => {
+    if (!shown) return undefined;
+    client.subscribePresence(shown.split(',')).catch(() => {});
+    return () => {
+      client.subscribePresence([]).catch(() => {});
+    };
+  }, [shown]);
+
   if (confirmLeave) {
     return (
       <ConfirmDialog title="Leave group?" confirmLabel="Leave" danger
@@ -224,8 +238,6 @@ export function GroupInfoDialog({ conv, onClose }) {
     );
   }
 
-  const members = [...(conv.members ?? [])].sort((a, b) =>
-    rank(conv.roles?.[a]) - rank(conv.roles?.[b]) || (a === me ? -1 : b === me ? 1 : 0));
   return (
     <Modal title={conv.type === 'group' ? 'Group details' : 'Conversation details'} onClose={onClose} wide>
       {conv.type === 'group' && (
