@@ -11,17 +11,6 @@
 //   --write-mode beast: one websocket::stream::async_write per frame, one in flight.
 // Threads: --threads io_contexts; a connection lives on one. A frame for a room goes once to
 // each other thread that has members of that room (one post per thread, not per recipient).
-#include <cctype>
-#include <csignal>
-#include <cstdlib>
-#include <deque>
-#include <cstdio>
-#include <memory>
-#include <string>
-#include <thread>
-#include <unordered_map>
-#include <vector>
-
 #include <CLI/CLI.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -30,6 +19,16 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cctype>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
 
 namespace {
 
@@ -78,8 +77,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, int worker) : ws_(std::move(socket)), worker_(worker) {}
 
   void Start() {
-    http::async_read(ws_.next_layer(), buffer_, request_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRequest(ec); });
+    http::async_read(
+        ws_.next_layer(), buffer_, request_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRequest(ec); });
   }
 
   /// Queues a frame; on this session's thread.
@@ -146,7 +146,8 @@ class Session : public std::enable_shared_from_this<Session> {
     const size_t at = text.find("\"id\":");
     size_t i = at == std::string_view::npos ? text.size() : at + 5;
     const size_t digits_start = i;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '-')) ++i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '-'))
+      ++i;
     ack.append(i > digits_start ? text.substr(digits_start, i - digits_start) : "null").append("}");
     Enqueue(EncodeFrame(ack), ack);
 
@@ -190,12 +191,13 @@ class Session : public std::enable_shared_from_this<Session> {
       if (plain_.empty()) return;
       writing_ = true;
       ws_.text(true);
-      ws_.async_write(asio::buffer(plain_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
-        self->writing_ = false;
-        self->plain_.pop_front();
-        if (ec) return;
-        self->WriteNext();
-      });
+      ws_.async_write(asio::buffer(plain_.front()),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->writing_ = false;
+                        self->plain_.pop_front();
+                        if (ec) return;
+                        self->WriteNext();
+                      });
     }
   }
 
@@ -219,14 +221,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void Accept(tcp::acceptor& acceptor, size_t& next) {
   const size_t w = next++ % g_workers.size();
-  acceptor.async_accept(g_workers[w]->io, [&acceptor, &next, w](beast::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    if (!ec) {
-      socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<Session>(std::move(socket), static_cast<int>(w))->Start();
-    }
-    Accept(acceptor, next);
-  });
+  acceptor.async_accept(
+      g_workers[w]->io, [&acceptor, &next, w](beast::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted) return;
+        if (!ec) {
+          socket.set_option(tcp::no_delay(true), ec);
+          std::make_shared<Session>(std::move(socket), static_cast<int>(w))->Start();
+        }
+        Accept(acceptor, next);
+      });
 }
 
 }  // namespace
@@ -235,10 +238,13 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:0";
   int threads = 1;
   std::string write_mode = "gather";
-  CLI::App app{"bare_relay: the transport ceiling for parley_bench (W2, W3); see the header of bare_relay.cpp"};
+  CLI::App app{
+      "bare_relay: the transport ceiling for parley_bench (W2, W3); see the header of "
+      "bare_relay.cpp"};
   app.add_option("--listen", listen, "HOST:PORT (port 0 picks one)");
   app.add_option("--threads", threads, "io threads")->check(CLI::Range(1, 64));
-  app.add_option("--write-mode", write_mode, "gather or beast")->check(CLI::IsMember({"gather", "beast"}));
+  app.add_option("--write-mode", write_mode, "gather or beast")
+      ->check(CLI::IsMember({"gather", "beast"}));
   CLI11_PARSE(app, argc, argv);
   g_gather = write_mode == "gather";
 
@@ -254,7 +260,8 @@ int main(int argc, char** argv) {
   acceptor.set_option(asio::socket_base::reuse_address(true));
   acceptor.bind(endpoint);
   acceptor.listen(asio::socket_base::max_listen_connections);
-  std::printf("listening on http://%s:%u\n", host.c_str(), static_cast<unsigned>(acceptor.local_endpoint().port()));
+  std::printf("listening on http://%s:%u\n", host.c_str(),
+              static_cast<unsigned>(acceptor.local_endpoint().port()));
   std::fflush(stdout);
 
   size_t next = 0;

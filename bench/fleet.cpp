@@ -141,7 +141,8 @@ uint32_t Fleet::AddSlot(uint32_t user, std::string conv, Role role) {
   slot.role = role;
   slot.thread = static_cast<int>(index % static_cast<uint32_t>(runner_.size()));
   slots_.push_back(std::move(slot));
-  if (role == Role::kSender || role == Role::kReader) threads_[slots_.back().thread].senders.push_back(index);
+  if (role == Role::kSender || role == Role::kReader)
+    threads_[slots_.back().thread].senders.push_back(index);
   return index;
 }
 
@@ -185,7 +186,9 @@ void Fleet::Pump(int t) {
 void Fleet::OnOpen(WsConn& conn) {
   Slot& slot = slots_[conn.index()];
   std::string& frame = threads_[slot.thread].frame;
-  frame.assign("{\"type\":\"auth\",\"token\":\"").append(seed_.users[slot.user].token).append("\"}");
+  frame.assign("{\"type\":\"auth\",\"token\":\"")
+      .append(seed_.users[slot.user].token)
+      .append("\"}");
   conn.SendText(frame);
 }
 
@@ -201,7 +204,8 @@ void Fleet::OnText(WsConn& conn, std::string_view text) {
       const size_t at = text.find("\"body\":\"");
       int64_t stamp = 0;
       if (at != std::string_view::npos &&
-          std::from_chars(text.data() + at + 8, text.data() + text.size(), stamp).ec == std::errc()) {
+          std::from_chars(text.data() + at + 8, text.data() + text.size(), stamp).ec ==
+              std::errc()) {
         st.delivery.Record(NowNs() - stamp);
       }
     }
@@ -387,7 +391,8 @@ void Fleet::StartSending(Role role, double total_rate, int64_t budget) {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        slot.next_due_ns = now + static_cast<int64_t>(rng % static_cast<uint64_t>(slot.interval_ns));
+        slot.next_due_ns =
+            now + static_cast<int64_t>(rng % static_cast<uint64_t>(slot.interval_ns));
       } else {
         Fill(slot);
       }
@@ -424,7 +429,8 @@ void Fleet::Shutdown() {
   runner_.OnEach([this](int t) {
     if (threads_[t].ticker) threads_[t].ticker->cancel();
     threads_[t].to_connect.clear();
-    for (size_t i = static_cast<size_t>(t); i < slots_.size(); i += static_cast<size_t>(runner_.size())) {
+    for (size_t i = static_cast<size_t>(t); i < slots_.size();
+         i += static_cast<size_t>(runner_.size())) {
       Slot& slot = slots_[i];
       slot.active = false;
       slot.dropped = true;

@@ -28,7 +28,7 @@ int64_t NowNs();
 /// itself sends: bodies without quotes or backslashes, numeric request ids. Frames that need
 /// real parsing (sync, history in W4) go through Boost.JSON.
 std::string_view FrameType(std::string_view text);
-bool FindInt(std::string_view text, std::string_view key, int64_t& out);  // key: "\"re\":"
+bool FindInt(std::string_view text, std::string_view key, int64_t& out);   // key: "\"re\":"
 std::string_view FindString(std::string_view text, std::string_view key);  // key: "\"code\":\""
 
 /// The io threads: one single-threaded io_context each, so everything a connection touches
@@ -57,7 +57,9 @@ class Runner {
 
  private:
   std::vector<std::unique_ptr<boost::asio::io_context>> ios_;
-  std::vector<std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>> guards_;
+  std::vector<
+      std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>>
+      guards_;
   std::vector<ThreadStats> stats_;
   std::vector<std::thread> threads_;
   std::atomic<int> running_{0};
@@ -79,28 +81,28 @@ struct Slot {
   uint32_t user = 0;
   int thread = 0;
   Role role = Role::kIdle;
-  std::string conv;            // the conversation it talks in; also its bare-relay room
-  bool ready = false;          // got `ready`
-  bool dropped = false;        // we dropped it on purpose
+  std::string conv;      // the conversation it talks in; also its bare-relay room
+  bool ready = false;    // got `ready`
+  bool dropped = false;  // we dropped it on purpose
   bool measure_delivery = true;
-  int64_t started_ns = 0;      // when its current connect began
+  int64_t started_ns = 0;  // when its current connect began
 
   // Sending (kSender / kReader).
-  bool active = false;         // may send
-  bool history = false;        // sends history requests instead of messages
-  int64_t interval_ns = 0;     // fixed rate: between sends; 0 = whenever the window allows
+  bool active = false;      // may send
+  bool history = false;     // sends history requests instead of messages
+  int64_t interval_ns = 0;  // fixed rate: between sends; 0 = whenever the window allows
   int64_t next_due_ns = 0;
-  int64_t budget = -1;         // sends left; -1 = unlimited
+  int64_t budget = -1;  // sends left; -1 = unlimited
   int inflight = 0;
-  int64_t last_id = 0;         // request ids are send times in ns, strictly increasing
+  int64_t last_id = 0;  // request ids are send times in ns, strictly increasing
   uint64_t msg_no = 0;
   int64_t acked = 0;
-  int64_t last_seq = 0;        // highest seq seen in its acks (W5: the conversation's length)
+  int64_t last_seq = 0;  // highest seq seen in its acks (W5: the conversation's length)
 
   // W4 resync state.
   int stage = 0;
-  int64_t held_seq = 0;        // every entry up to here is held
-  int64_t want_seq = 0;        // last_seq from the latest sync
+  int64_t held_seq = 0;  // every entry up to here is held
+  int64_t want_seq = 0;  // last_seq from the latest sync
 };
 
 /// A set of client connections on a Runner, with the send/receive engine every workload

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -19,8 +20,8 @@ namespace parley::bench {
 /// allocates.
 class Histogram {
  public:
-  static constexpr int kSubBits = 7;     // 128 linear buckets below 128 ns; 64 per octave above
-  static constexpr int kMaxBits = 40;    // 2^40 ns ~ 18 min
+  static constexpr int kSubBits = 7;   // 128 linear buckets below 128 ns; 64 per octave above
+  static constexpr int kMaxBits = 40;  // 2^40 ns ~ 18 min
   static constexpr int kHalf = 1 << (kSubBits - 1);
   static constexpr int kBuckets = (1 << kSubBits) + (kMaxBits - kSubBits) * kHalf;
 
@@ -53,7 +54,7 @@ class Histogram {
   uint64_t Quantile(double q) const {
     if (count_ == 0) return 0;
     q = std::clamp(q, 0.0, 1.0);
-    auto rank = static_cast<uint64_t>(q * static_cast<double>(count_) + 0.5);
+    auto rank = static_cast<uint64_t>(std::llround(q * static_cast<double>(count_)));
     rank = std::clamp<uint64_t>(rank, 1, count_);
     uint64_t seen = 0;
     for (int i = 0; i < kBuckets; ++i) {
@@ -78,7 +79,7 @@ class Histogram {
     const int rel = i - (1 << kSubBits);
     const int top = kSubBits + rel / kHalf;
     const int shift = top - (kSubBits - 1);
-    const uint64_t mantissa = static_cast<uint64_t>(kHalf + rel % kHalf);
+    const uint64_t mantissa = static_cast<uint64_t>(kHalf) + static_cast<uint64_t>(rel % kHalf);
     return ((mantissa + 1) << shift) - 1;
   }
 

@@ -46,7 +46,8 @@ TEST(HistogramTest, LargeValuesWithinRelativeError) {
   for (double q : {0.5, 0.9, 0.99, 0.999}) {
     const uint64_t truth = values[static_cast<size_t>(q * 10'000) - 1];
     const double got = static_cast<double>(h.Quantile(q));
-    EXPECT_NEAR(got, static_cast<double>(truth), static_cast<double>(truth) / 64.0 + 1) << "q=" << q;
+    EXPECT_NEAR(got, static_cast<double>(truth), static_cast<double>(truth) / 64.0 + 1)
+        << "q=" << q;
   }
   EXPECT_EQ(h.Max(), values.back());
 }

@@ -16,7 +16,7 @@
 namespace parley::bench {
 namespace {
 
-constexpr size_t kMaxHeader = 64 * 1024;
+constexpr size_t kMaxHeader = size_t{64} * 1024;
 constexpr size_t kMaxBody = 256ull << 20;
 
 std::string Lower(std::string_view s) {
@@ -63,7 +63,7 @@ bool HttpClient::Connect(std::string& error) {
   return true;
 }
 
-bool HttpClient::SendAll(std::string_view data, std::string& error) {
+bool HttpClient::SendAll(std::string_view data, std::string& error) const {
   while (!data.empty()) {
     const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0) {
@@ -117,15 +117,15 @@ bool HttpClient::ReadResponse(HttpResponse& out) {
   size_t pos = head.find("\r\n");
   while (pos != std::string_view::npos && pos < head.size()) {
     const size_t next = head.find("\r\n", pos + 2);
-    const std::string_view line = head.substr(pos + 2, next == std::string_view::npos
-                                                           ? std::string_view::npos
-                                                           : next - pos - 2);
+    const std::string_view line = head.substr(
+        pos + 2, next == std::string_view::npos ? std::string_view::npos : next - pos - 2);
     const size_t colon = line.find(':');
     if (colon != std::string_view::npos) {
       const std::string name = Lower(line.substr(0, colon));
       std::string_view value = line.substr(colon + 1);
       while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      if (name == "content-length") content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
+      if (name == "content-length")
+        content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
       if (name == "connection" && Lower(value) == "close") close_after = true;
       if (name == "transfer-encoding") {
         out.error = "chunked responses are not supported";

@@ -30,7 +30,7 @@ class HttpClient {
  private:
   bool Connect(std::string& error);
   void Disconnect();
-  bool SendAll(std::string_view data, std::string& error);
+  bool SendAll(std::string_view data, std::string& error) const;
   bool ReadResponse(HttpResponse& out);
 
   std::string host_;

@@ -47,16 +47,26 @@ bool ParseGroupSpec(const std::string& spec, int& groups, int& size) {
 json::object OptionsJson(const Options& o) {
   json::array fractions;
   for (double f : o.fractions) fractions.push_back(f);
-  return {{"threads", o.threads},       {"connect_concurrency", o.connect_concurrency},
-          {"duration", o.duration},     {"warmup", o.warmup},
-          {"conns", o.conns},           {"hold", o.hold},
-          {"pairs", o.pairs},           {"window", o.window},
-          {"fractions", fractions},     {"rate", o.rate},
-          {"body_bytes", o.body_bytes}, {"groups", o.groups},
-          {"group_size", o.group_size}, {"posters", o.posters},
-          {"missed", o.missed},         {"observer_pairs", o.observer_pairs},
-          {"observer_rate", o.observer_rate}, {"readers", o.readers},
-          {"page", o.page},             {"prefill", o.prefill}};
+  return {{"threads", o.threads},
+          {"connect_concurrency", o.connect_concurrency},
+          {"duration", o.duration},
+          {"warmup", o.warmup},
+          {"conns", o.conns},
+          {"hold", o.hold},
+          {"pairs", o.pairs},
+          {"window", o.window},
+          {"fractions", fractions},
+          {"rate", o.rate},
+          {"body_bytes", o.body_bytes},
+          {"groups", o.groups},
+          {"group_size", o.group_size},
+          {"posters", o.posters},
+          {"missed", o.missed},
+          {"observer_pairs", o.observer_pairs},
+          {"observer_rate", o.observer_rate},
+          {"readers", o.readers},
+          {"page", o.page},
+          {"prefill", o.prefill}};
 }
 
 std::string NowIso() {
@@ -68,7 +78,7 @@ std::string NowIso() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   Options opt;
   std::vector<std::string> seed_groups;
   std::vector<std::string> inputs;
@@ -78,47 +88,60 @@ int main(int argc, char** argv) {
       "Runs one workload against a server given by --url, or starts the server given after --\n"
       "(it must print 'listening on http://HOST:PORT'; '{tmp}' in its arguments becomes a fresh\n"
       "temporary directory) and stops it at the end. See docs/BENCHMARKS.md."};
-  app.add_option("-w,--workload", opt.workload, "seed, w1 (idle), w2 (1:1), w3 (groups), w4 (reconnect storm), w5 (history); "
+  app.add_option("-w,--workload", opt.workload,
+                 "seed, w1 (idle), w2 (1:1), w3 (groups), w4 (reconnect storm), w5 (history); "
                  "report: --inputs JSON reports of one workload -> one Markdown table on stdout")
       ->required()
       ->check(CLI::IsMember({"seed", "w1", "w2", "w3", "w4", "w5", "report"}));
   app.add_option("--inputs", inputs, "report: the JSON reports to put in one table");
-  app.add_option("--server-stop-timeout", stop_timeout_s, "seconds the started server gets to exit after SIGTERM");
-  app.add_option("--target", opt.target, "parley, or bare (bench/bare_relay: no accounts, no seeding)")
+  app.add_option("--server-stop-timeout", stop_timeout_s,
+                 "seconds the started server gets to exit after SIGTERM");
+  app.add_option("--target", opt.target,
+                 "parley, or bare (bench/bare_relay: no accounts, no seeding)")
       ->check(CLI::IsMember({"parley", "bare"}));
-  app.add_option("--url", opt.url, "http://127.0.0.1:PORT of a running server (instead of -- COMMAND)");
+  app.add_option("--url", opt.url,
+                 "http://127.0.0.1:PORT of a running server (instead of -- COMMAND)");
   app.add_option("--server-pid", opt.server_pid, "PID of that server, for its CPU time and RSS");
   app.add_option("--server-name", opt.server_name, "name shown in reports (default: the target)");
   app.add_option("--server-log", opt.server_log, "file for the started server's stderr");
-  app.add_option("--threads", opt.threads, "client io threads (0: one per CPU this process may use)");
-  app.add_option("--source-addrs", opt.source_addrs, "127.0.0.x source addresses to spread over (0: 4)");
-  app.add_option("--connect-concurrency", opt.connect_concurrency, "connections in the handshake at once");
+  app.add_option("--threads", opt.threads,
+                 "client io threads (0: one per CPU this process may use)");
+  app.add_option("--source-addrs", opt.source_addrs,
+                 "127.0.0.x source addresses to spread over (0: 4)");
+  app.add_option("--connect-concurrency", opt.connect_concurrency,
+                 "connections in the handshake at once");
   app.add_option("--duration", opt.duration, "seconds of each measured phase");
   app.add_option("--warmup", opt.warmup, "seconds before each measured phase");
   app.add_option("--conns", opt.conns, "W1: connections");
   app.add_option("--hold", opt.hold, "W1: idle seconds before reading the server's RSS");
   app.add_option("--pairs", opt.pairs, "W2: pairs of users (2 connections each)");
   app.add_option("--window", opt.window, "requests in flight per sending connection");
-  app.add_option("--fractions", opt.fractions, "W2/W3: fixed-rate phases at these fractions of the peak")
+  app.add_option("--fractions", opt.fractions,
+                 "W2/W3: fixed-rate phases at these fractions of the peak")
       ->delimiter(',');
-  app.add_option("--rate", opt.rate, "W2/W3: one fixed total rate (sends/s) instead of finding the peak");
+  app.add_option("--rate", opt.rate,
+                 "W2/W3: one fixed total rate (sends/s) instead of finding the peak");
   app.add_option("--body-bytes", opt.body_bytes, "message body size");
   app.add_option("--groups", opt.groups, "W3/W4: groups");
   app.add_option("--group-size", opt.group_size, "W3/W4: members per group");
   app.add_option("--posters", opt.posters, "W3: posting members per group");
   app.add_option("--missed", opt.missed, "W4: messages each client misses while away");
-  app.add_option("--observer-pairs", opt.observer_pairs, "W4: untouched pairs watched during the storm");
+  app.add_option("--observer-pairs", opt.observer_pairs,
+                 "W4: untouched pairs watched during the storm");
   app.add_option("--observer-rate", opt.observer_rate, "W4: their total messages/s");
   app.add_option("--readers", opt.readers, "W5: connections reading history");
   app.add_option("--page", opt.page, "W5: entries per history page");
   app.add_option("--prefill", opt.prefill, "W5: messages written to each read conversation first");
-  app.add_option("--seed-file", opt.seed_file, "users and conversations to reuse and extend (JSON)");
+  app.add_option("--seed-file", opt.seed_file,
+                 "users and conversations to reuse and extend (JSON)");
   app.add_option("--seed-concurrency", opt.seed_concurrency, "parallel HTTP clients while seeding");
   app.add_option("--seed-prefix", opt.seed_prefix, "username prefix for new users");
-  app.add_option("--seed-groups", seed_groups, "seed: group sets to create, e.g. 100x100,1x5000")->delimiter(',');
+  app.add_option("--seed-groups", seed_groups, "seed: group sets to create, e.g. 100x100,1x5000")
+      ->delimiter(',');
   app.add_option("--json", opt.json_path, "write the report as JSON here");
   app.add_option("--markdown", opt.markdown_path, "write the report's table as Markdown here");
-  app.add_flag("--check", opt.check, "exit 1 on errors, losses or no progress; the server must exit 0");
+  app.add_flag("--check", opt.check,
+               "exit 1 on errors, losses or no progress; the server must exit 0");
   app.add_flag("-q,--quiet", opt.quiet, "no progress notes on stderr");
   // Everything after the first "--" is the server's command line, split off here rather than
   // left to CLI11 (2.1 mis-assigns it after a delimited vector option such as --fractions).
@@ -152,8 +175,9 @@ int main(int argc, char** argv) {
   }
 
   const uint64_t files = parley::bench::RaiseFileLimit();
-  if (!opt.quiet) std::fprintf(stderr, "parley_bench: %s against %s (open files: %llu)\n", opt.workload.c_str(),
-                               opt.server_name.c_str(), static_cast<unsigned long long>(files));
+  if (!opt.quiet)
+    std::fprintf(stderr, "parley_bench: %s against %s (open files: %llu)\n", opt.workload.c_str(),
+                 opt.server_name.c_str(), static_cast<unsigned long long>(files));
 
   parley::bench::ServerRef server;
   std::unique_ptr<parley::bench::ServerProcess> process;
@@ -168,19 +192,17 @@ int main(int argc, char** argv) {
     server.port = process->port();
     server.pid = process->pid();
   } else if (!ParseUrl(opt.url, server.host, server.port)) {
-    std::fprintf(stderr, "parley_bench: give --url http://127.0.0.1:PORT or a server command after --\n");
+    std::fprintf(stderr,
+                 "parley_bench: give --url http://127.0.0.1:PORT or a server command after --\n");
     return 2;
   } else {
     server.pid = opt.server_pid;
   }
 
   int status = 0;
-  json::object report{{"tool", "parley_bench"},
-                      {"workload", opt.workload},
-                      {"target", opt.target},
-                      {"server", opt.server_name},
-                      {"started", NowIso()},
-                      {"machine", parley::bench::MachineFacts()},
+  json::object report{{"tool", "parley_bench"},     {"workload", opt.workload},
+                      {"target", opt.target},       {"server", opt.server_name},
+                      {"started", NowIso()},        {"machine", parley::bench::MachineFacts()},
                       {"options", OptionsJson(opt)}};
   {
     parley::bench::Seed seed;
@@ -236,4 +258,15 @@ int main(int argc, char** argv) {
     }
   }
   return status;
+}
+
+int main(int argc, char** argv) {
+  // Workload and report code reports failures as values; this catches what a library throws
+  // (an allocation failure, a malformed JSON file read with .at()) so the server still stops.
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "parley_bench: %s\n", e.what());
+    return 2;
+  }
 }

@@ -11,18 +11,18 @@ namespace parley::bench {
 /// Everything parley_bench can be told (main.cpp maps each to a flag; `--help` lists them).
 struct Options {
   // What to run, against what.
-  std::string workload;          // seed, w1, w2, w3, w4, w5
-  std::string target = "parley"; // parley: the real server; bare: bench/bare_relay
-  std::string url;               // http://127.0.0.1:PORT; filled from the spawned server if any
-  pid_t server_pid = 0;          // for CPU and RSS; filled from the spawned server if any
-  std::string server_name;       // shown in reports; default: the target
+  std::string workload;           // seed, w1, w2, w3, w4, w5
+  std::string target = "parley";  // parley: the real server; bare: bench/bare_relay
+  std::string url;                // http://127.0.0.1:PORT; filled from the spawned server if any
+  pid_t server_pid = 0;           // for CPU and RSS; filled from the spawned server if any
+  std::string server_name;        // shown in reports; default: the target
   std::vector<std::string> server_argv;  // after `--`: the server to start and stop
-  std::string server_log;        // the spawned server's stderr; empty = inherited
+  std::string server_log;                // the spawned server's stderr; empty = inherited
 
   // Client machinery.
-  int threads = 0;               // io threads; 0 = the CPUs this process may run on
-  int source_addrs = 0;          // 127.0.0.x source addresses; 0 = one per 16k connections, >= 2
-  int connect_concurrency = 256; // connections between TCP connect and `ready` at once
+  int threads = 0;                // io threads; 0 = the CPUs this process may run on
+  int source_addrs = 0;           // 127.0.0.x source addresses; 0 = one per 16k connections, >= 2
+  int connect_concurrency = 256;  // connections between TCP connect and `ready` at once
 
   // Timing (seconds).
   double duration = 10;  // each measured phase
@@ -33,25 +33,25 @@ struct Options {
   double hold = 3;  // idle time before the server's memory is read
 
   // W2 / W3 / W4 / W5 messaging.
-  int pairs = 500;                   // W2: pairs of users, one direct conversation each
-  int window = 10;                   // sends (or history reads) in flight per sending connection
-  std::vector<double> fractions;     // W2/W3: fixed-rate phases at these fractions of the peak
-  double rate = 0;                   // fixed total rate (messages/s, W3: posts/s); 0 = find peak
-  int body_bytes = 100;              // message body size
-  int groups = 100;                  // W3/W4
-  int group_size = 100;              // W3/W4
-  int posters = 5;                   // W3: posting members per group
-  int missed = 20;                   // W4: messages each reconnecting client has missed
-  int observer_pairs = 50;           // W4: untouched pairs whose latency is watched
-  double observer_rate = 500;        // W4: their total messages/s
-  int readers = 200;                 // W5: connections reading history
-  int page = 50;                     // W5: entries per page
-  int prefill = 200;                 // W5: entries each read conversation holds at least
+  int pairs = 500;                // W2: pairs of users, one direct conversation each
+  int window = 10;                // sends (or history reads) in flight per sending connection
+  std::vector<double> fractions;  // W2/W3: fixed-rate phases at these fractions of the peak
+  double rate = 0;                // fixed total rate (messages/s, W3: posts/s); 0 = find peak
+  int body_bytes = 100;           // message body size
+  int groups = 100;               // W3/W4
+  int group_size = 100;           // W3/W4
+  int posters = 5;                // W3: posting members per group
+  int missed = 20;                // W4: messages each reconnecting client has missed
+  int observer_pairs = 50;        // W4: untouched pairs whose latency is watched
+  double observer_rate = 500;     // W4: their total messages/s
+  int readers = 200;              // W5: connections reading history
+  int page = 50;                  // W5: entries per page
+  int prefill = 200;              // W5: entries each read conversation holds at least
 
   // Seeding (through the HTTP API).
-  std::string seed_file;             // reuse / extend; empty = seed afresh and keep nothing
-  int seed_concurrency = 8;          // parallel HTTP clients
-  std::string seed_prefix;           // username prefix; empty = random per seed file
+  std::string seed_file;     // reuse / extend; empty = seed afresh and keep nothing
+  int seed_concurrency = 8;  // parallel HTTP clients
+  std::string seed_prefix;   // username prefix; empty = random per seed file
   std::string password = "bench-password-1";
 
   // Output.

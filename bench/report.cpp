@@ -67,8 +67,9 @@ Column Latencies(std::string title, const char* key) {
 }
 
 std::vector<Column> ColumnsFor(const std::string& workload) {
-  std::vector<Column> c{{"phase", [](const json::object& p) { return std::string(p.at("name").as_string()); }},
-                        Field("s", {"seconds"}, 1)};
+  std::vector<Column> c{
+      {"phase", [](const json::object& p) { return std::string(p.at("name").as_string()); }},
+      Field("s", {"seconds"}, 1)};
   if (workload == "w1") {
     c.push_back(Field("connected", {"opened"}));
     c.push_back(Field("conn+auth/s", {"rate", "opened"}));
@@ -101,7 +102,8 @@ std::vector<Column> ColumnsFor(const std::string& workload) {
   return c;
 }
 
-std::vector<std::vector<std::string>> Rows(const json::object& report, const std::vector<Column>& cols) {
+std::vector<std::vector<std::string>> Rows(const json::object& report,
+                                           const std::vector<Column>& cols) {
   std::vector<std::vector<std::string>> rows;
   const json::value* phases = report.if_contains("phases");
   if (phases == nullptr || !phases->is_array()) return rows;
@@ -120,7 +122,8 @@ std::string SummaryLine(const json::object& report) {
   std::string out;
   if (const json::value* s = report.if_contains("summary"); s && s->is_object()) {
     for (const auto& [k, v] : s->as_object()) {
-      out += std::string(k) + "=" + (v.is_number() ? Num(&v, v.is_double() ? 1 : 0) : json::serialize(v)) + "  ";
+      out += std::string(k) + "=" +
+             (v.is_number() ? Num(&v, v.is_double() ? 1 : 0) : json::serialize(v)) + "  ";
     }
   }
   return out;
@@ -151,8 +154,10 @@ std::string TextTable(const json::object& report) {
   line(titles);
   for (const auto& r : rows) line(r);
   out << "summary: " << SummaryLine(report) << "\n";
-  if (const json::value* p = report.if_contains("problems"); p && p->is_array() && !p->as_array().empty()) {
-    for (const auto& problem : p->as_array()) out << "PROBLEM: " << std::string(problem.as_string()) << "\n";
+  if (const json::value* p = report.if_contains("problems");
+      p && p->is_array() && !p->as_array().empty()) {
+    for (const auto& problem : p->as_array())
+      out << "PROBLEM: " << std::string(problem.as_string()) << "\n";
   }
   return out.str();
 }
@@ -176,7 +181,8 @@ std::string MarkdownTable(const std::vector<json::object>& reports) {
   }
   out << "\n";
   for (const auto& report : reports) {
-    out << "- " << std::string(report.at("server").as_string()) << ": " << SummaryLine(report) << "\n";
+    out << "- " << std::string(report.at("server").as_string()) << ": " << SummaryLine(report)
+        << "\n";
     if (const json::value* p = report.if_contains("problems"); p && p->is_array()) {
       for (const auto& problem : p->as_array()) {
         out << "  - **problem:** " << std::string(problem.as_string()) << "\n";

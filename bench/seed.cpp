@@ -1,7 +1,7 @@
 #include "seed.h"
 
-#include <boost/json.hpp>
 #include <atomic>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -57,7 +57,10 @@ bool ParallelFor(const std::string& what, int n, int concurrency, const std::str
         std::string why;
         if (!fn(i, client, why)) {
           std::lock_guard lock(mu);
-          if (!failed.exchange(true)) error = what + " #" + std::to_string(i) + ": " + why;
+          if (!failed.exchange(true)) {
+            error = what;
+            error.append(" #").append(std::to_string(i)).append(": ").append(why);
+          }
           return;
         }
         ++done;
@@ -82,8 +85,8 @@ bool ParseObject(const HttpResponse& r, json::object& out, std::string& why) {
   boost::system::error_code ec;
   json::value v = json::parse(r.body, ec);
   if (ec || !v.is_object()) {
-    why = "HTTP " + std::to_string(r.status) + " with a body that is not a JSON object: " +
-          r.body.substr(0, 200);
+    why = "HTTP " + std::to_string(r.status) +
+          " with a body that is not a JSON object: " + r.body.substr(0, 200);
     return false;
   }
   out = std::move(v.get_object());
@@ -142,7 +145,8 @@ json::value ToJson(const Seed& seed) {
   json::array sets;
   for (const auto& set : seed.group_sets) {
     json::array groups;
-    for (size_t g = 0; g < set.convs.size(); ++g) groups.push_back(json::array{set.convs[g], set.first[g]});
+    for (size_t g = 0; g < set.convs.size(); ++g)
+      groups.push_back(json::array{set.convs[g], set.first[g]});
     sets.push_back(json::object{{"size", set.size}, {"groups", std::move(groups)}});
   }
   json::array pairs;
@@ -163,10 +167,12 @@ bool FromJson(const json::value& v, Seed& seed, std::string& error) {
     seed.group_users_end = static_cast<int>(o.at("group_users_end").to_number<int64_t>());
     for (const auto& u : o.at("users").as_array()) {
       const auto& a = u.as_array();
-      seed.users.push_back({json::value_to<std::string>(a.at(0)), json::value_to<std::string>(a.at(1)),
+      seed.users.push_back({json::value_to<std::string>(a.at(0)),
+                            json::value_to<std::string>(a.at(1)),
                             json::value_to<std::string>(a.at(2))});
     }
-    for (const auto& c : o.at("pairs").as_array()) seed.pair_convs.push_back(json::value_to<std::string>(c));
+    for (const auto& c : o.at("pairs").as_array())
+      seed.pair_convs.push_back(json::value_to<std::string>(c));
     for (const auto& s : o.at("group_sets").as_array()) {
       SeedGroupSet set;
       set.size = static_cast<int>(s.at("size").to_number<int64_t>());
@@ -235,19 +241,20 @@ bool EnsureSeed(const Options& opt, const std::string& host, uint16_t port, cons
 
   // Tokens from a file must still be accepted: a seed file belongs to one data directory.
   if (from_file && !seed.users.empty()) {
-    if (seed.expires_ms < WallMs() + 10 * 60 * 1000) {
+    if (seed.expires_ms < WallMs() + int64_t{10} * 60 * 1000) {
       std::fprintf(stderr, "seed: access tokens expire soon; logging %zu users in again\n",
                    seed.users.size());
       seed.expires_ms = INT64_MAX;
-      if (!ParallelFor("login", static_cast<int>(seed.users.size()), opt.seed_concurrency, host, port,
-                       [&](int i, HttpClient& http, std::string& why) {
-                         int64_t expires = 0;
-                         if (!Login(opt, http, seed.users[i], expires, why)) return false;
-                         std::lock_guard lock(mu);
-                         seed.expires_ms = std::min(seed.expires_ms, expires);
-                         return true;
-                       },
-                       error)) {
+      if (!ParallelFor(
+              "login", static_cast<int>(seed.users.size()), opt.seed_concurrency, host, port,
+              [&](int i, HttpClient& http, std::string& why) {
+                int64_t expires = 0;
+                if (!Login(opt, http, seed.users[i], expires, why)) return false;
+                std::lock_guard lock(mu);
+                seed.expires_ms = std::min(seed.expires_ms, expires);
+                return true;
+              },
+              error)) {
         return false;
       }
       changed = true;
@@ -267,23 +274,26 @@ bool EnsureSeed(const Options& opt, const std::string& host, uint16_t port, cons
   const int groups_have = existing ? static_cast<int>(existing->convs.size()) : 0;
   const int groups_new = std::max(0, needs.groups - groups_have);
   const int block_first = seed.group_users_end;
-  if (groups_new > 0) users_needed = std::max(users_needed, block_first + groups_new * needs.group_size);
+  if (groups_new > 0)
+    users_needed = std::max(users_needed, block_first + groups_new * needs.group_size);
 
   // Users.
   const int users_have = static_cast<int>(seed.users.size());
   if (users_needed > users_have) {
     seed.users.resize(users_needed);
     int64_t first_expiry = seed.expires_ms == 0 ? INT64_MAX : seed.expires_ms;
-    for (int i = users_have; i < users_needed; ++i) seed.users[i].name = seed.prefix + "u" + std::to_string(i);
-    if (!ParallelFor("users", users_needed - users_have, opt.seed_concurrency, host, port,
-                     [&](int k, HttpClient& http, std::string& why) {
-                       int64_t expires = 0;
-                       if (!CreateUser(opt, http, seed.users[users_have + k], expires, why)) return false;
-                       std::lock_guard lock(mu);
-                       first_expiry = std::min(first_expiry, expires);
-                       return true;
-                     },
-                     error)) {
+    for (int i = users_have; i < users_needed; ++i)
+      seed.users[i].name = seed.prefix + "u" + std::to_string(i);
+    if (!ParallelFor(
+            "users", users_needed - users_have, opt.seed_concurrency, host, port,
+            [&](int k, HttpClient& http, std::string& why) {
+              int64_t expires = 0;
+              if (!CreateUser(opt, http, seed.users[users_have + k], expires, why)) return false;
+              std::lock_guard lock(mu);
+              first_expiry = std::min(first_expiry, expires);
+              return true;
+            },
+            error)) {
       return false;
     }
     seed.expires_ms = first_expiry;
@@ -294,15 +304,16 @@ bool EnsureSeed(const Options& opt, const std::string& host, uint16_t port, cons
   const int pairs_have = static_cast<int>(seed.pair_convs.size());
   if (needs.pairs > pairs_have) {
     seed.pair_convs.resize(needs.pairs);
-    if (!ParallelFor("pairs", needs.pairs - pairs_have, opt.seed_concurrency, host, port,
-                     [&](int k, HttpClient& http, std::string& why) {
-                       const int pair = pairs_have + k;
-                       const auto& a = seed.users[2 * pair];
-                       const auto& b = seed.users[2 * pair + 1];
-                       json::object body{{"type", "direct"}, {"members", json::array{b.id}}};
-                       return CreateConversation(http, a.token, body, seed.pair_convs[pair], why);
-                     },
-                     error)) {
+    if (!ParallelFor(
+            "pairs", needs.pairs - pairs_have, opt.seed_concurrency, host, port,
+            [&](int k, HttpClient& http, std::string& why) {
+              const int pair = pairs_have + k;
+              const auto& a = seed.users[2 * static_cast<size_t>(pair)];
+              const auto& b = seed.users[2 * static_cast<size_t>(pair) + 1];
+              json::object body{{"type", "direct"}, {"members", json::array{b.id}}};
+              return CreateConversation(http, a.token, body, seed.pair_convs[pair], why);
+            },
+            error)) {
       return false;
     }
     changed = true;
@@ -327,50 +338,54 @@ bool EnsureSeed(const Options& opt, const std::string& host, uint16_t port, cons
       const int first = block_first + g * size;
       json::array members;
       for (int m = 1; m <= members_in_request; ++m) members.emplace_back(seed.users[first + m].id);
-      json::object body{{"type", "group"},
-                        {"title", "bench " + std::to_string(size) + "-" + std::to_string(groups_have + g)},
-                        {"members", std::move(members)}};
+      json::object body{
+          {"type", "group"},
+          {"title", "bench " + std::to_string(size) + "-" + std::to_string(groups_have + g)},
+          {"members", std::move(members)}};
       return CreateConversation(http, seed.users[first].token, body, convs[g], why);
     };
     int create_members = size - 1;
-    if (!ParallelFor("groups of " + std::to_string(size), groups_new, opt.seed_concurrency, host, port,
-                     [&](int g, HttpClient& http, std::string& why) {
-                       if (create(g, create_members, http, why)) return true;
-                       if (why.find("HTTP 413") == std::string::npos) return false;
-                       too_large = true;
-                       return true;  // retried below with fewer members
-                     },
-                     error)) {
+    if (!ParallelFor(
+            "groups of " + std::to_string(size), groups_new, opt.seed_concurrency, host, port,
+            [&](int g, HttpClient& http, std::string& why) {
+              if (create(g, create_members, http, why)) return true;
+              if (why.find("HTTP 413") == std::string::npos) return false;
+              too_large = true;
+              return true;  // retried below with fewer members
+            },
+            error)) {
       return false;
     }
     if (too_large) {
       create_members = std::min(size - 1, kMaxMembersPerCreate);
-      if (!ParallelFor("groups of " + std::to_string(size) + " (split)", groups_new, opt.seed_concurrency,
-                       host, port,
-                       [&](int g, HttpClient& http, std::string& why) {
-                         return !convs[g].empty() || create(g, create_members, http, why);
-                       },
-                       error)) {
+      if (!ParallelFor(
+              "groups of " + std::to_string(size) + " (split)", groups_new, opt.seed_concurrency,
+              host, port,
+              [&](int g, HttpClient& http, std::string& why) {
+                return !convs[g].empty() || create(g, create_members, http, why);
+              },
+              error)) {
         return false;
       }
     }
     // Members that did not fit in the create request (only after a 413).
     const int extra_per_group = size - 1 - create_members;
     if (extra_per_group > 0 &&
-        !ParallelFor("group members", groups_new * extra_per_group, opt.seed_concurrency, host, port,
-                     [&](int k, HttpClient& http, std::string& why) {
-                       const int g = k / extra_per_group;
-                       const int first = block_first + g * size;
-                       const int m = 1 + create_members + k % extra_per_group;
-                       json::object body{{"user_id", seed.users[first + m].id}};
-                       const HttpResponse r =
-                           http.Request("POST", "/v1/conversations/" + convs[g] + "/members",
-                                        json::serialize(body), seed.users[first].token);
-                       if (r.status == 200) return true;
-                       why = "add member: " + Failure(r);
-                       return false;
-                     },
-                     error)) {
+        !ParallelFor(
+            "group members", groups_new * extra_per_group, opt.seed_concurrency, host, port,
+            [&](int k, HttpClient& http, std::string& why) {
+              const int g = k / extra_per_group;
+              const int first = block_first + g * size;
+              const int m = 1 + create_members + k % extra_per_group;
+              json::object body{{"user_id", seed.users[first + m].id}};
+              const HttpResponse r =
+                  http.Request("POST", "/v1/conversations/" + convs[g] + "/members",
+                               json::serialize(body), seed.users[first].token);
+              if (r.status == 200) return true;
+              why = "add member: " + Failure(r);
+              return false;
+            },
+            error)) {
       return false;
     }
     for (int g = 0; g < groups_new; ++g) {
@@ -382,7 +397,8 @@ bool EnsureSeed(const Options& opt, const std::string& host, uint16_t port, cons
   }
 
   if (changed) {
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::fprintf(stderr, "seed: %zu users, %zu pairs, %zu group sets ready in %.1f s\n",
                  seed.users.size(), seed.pair_convs.size(), seed.group_sets.size(), s);
     if (!opt.seed_file.empty()) {

@@ -28,7 +28,7 @@ struct SeedGroupSet {
 /// membership would swell their `sync`); pairs reuse the first users.
 struct Seed {
   std::string prefix;
-  int64_t expires_ms = 0;  // when the first of the access tokens expires
+  int64_t expires_ms = 0;   // when the first of the access tokens expires
   int group_users_end = 0;  // users below this belong to a group block
   std::vector<SeedUser> users;
   std::vector<std::string> pair_convs;

@@ -153,7 +153,8 @@ bool ServerProcess::Start(int timeout_ms, std::string& error) {
     if (at != std::string::npos) {
       const size_t end = line_buffer.find('\n', at);
       if (end != std::string::npos) {
-        const std::string address = line_buffer.substr(at + kListening.size(), end - at - kListening.size());
+        const std::string address =
+            line_buffer.substr(at + kListening.size(), end - at - kListening.size());
         const size_t colon = address.rfind(':');
         host_ = address.substr(0, colon);
         port_ = static_cast<uint16_t>(std::atoi(address.c_str() + colon + 1));

@@ -12,8 +12,8 @@ namespace parley::bench {
 /// What /proc says about a process at one moment.
 struct ProcSample {
   bool ok = false;
-  double cpu_s = 0;      // user + system time of all its threads
-  uint64_t rss_kb = 0;   // resident set size
+  double cpu_s = 0;     // user + system time of all its threads
+  uint64_t rss_kb = 0;  // resident set size
   int threads = 0;
 };
 

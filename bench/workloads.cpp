@@ -31,9 +31,12 @@ int ClientThreads(const Options& opt) {
 double Ms(uint64_t ns) { return std::round(static_cast<double>(ns) / 1e3) / 1e3; }
 
 json::object Latency(const Histogram& h) {
-  return {{"count", h.Count()},          {"p50", Ms(h.Quantile(0.50))},
-          {"p90", Ms(h.Quantile(0.90))},   {"p99", Ms(h.Quantile(0.99))},
-          {"p999", Ms(h.Quantile(0.999))}, {"max", Ms(h.Max())},
+  return {{"count", h.Count()},
+          {"p50", Ms(h.Quantile(0.50))},
+          {"p90", Ms(h.Quantile(0.90))},
+          {"p99", Ms(h.Quantile(0.99))},
+          {"p999", Ms(h.Quantile(0.999))},
+          {"max", Ms(h.Max())},
           {"mean", Ms(static_cast<uint64_t>(h.Mean()))}};
 }
 
@@ -41,6 +44,9 @@ double Round(double v, int digits = 1) {
   const double f = std::pow(10.0, digits);
   return std::round(v * f) / f;
 }
+
+/// `count` per `unit` (seconds, or CPU seconds), rounded to 0.1.
+double Per(uint64_t count, double unit) { return Round(static_cast<double>(count) / unit); }
 
 /// One measured stretch: stats are taken at Begin and at End, and the server sampled at both.
 class Window {
@@ -75,11 +81,11 @@ class Window {
                        {"pages", st.pages},
                        {"page_entries", st.page_entries},
                        {"resynced", st.resynced},
-                       {"rate", json::object{{"sent", Round(st.sent / seconds)},
-                                             {"acked", Round(st.acked / seconds)},
-                                             {"delivered", Round(st.delivered / seconds)},
-                                             {"pages", Round(st.pages / seconds)},
-                                             {"opened", Round(st.opened / seconds)}}},
+                       {"rate", json::object{{"sent", Per(st.sent, seconds)},
+                                             {"acked", Per(st.acked, seconds)},
+                                             {"delivered", Per(st.delivered, seconds)},
+                                             {"pages", Per(st.pages, seconds)},
+                                             {"opened", Per(st.opened, seconds)}}},
                        {"ack_ms", Latency(st.ack)},
                        {"delivery_ms", Latency(st.delivery)},
                        {"op_ms", Latency(st.op)},
@@ -93,10 +99,10 @@ class Window {
                           {"rss_kb", s1.rss_kb},
                           {"threads", s1.threads}};
       if (cpu > 0) {
-        server["per_cpu_s"] = json::object{{"acked", Round(st.acked / cpu)},
-                                           {"delivered", Round(st.delivered / cpu)},
-                                           {"pages", Round(st.pages / cpu)},
-                                           {"opened", Round(st.opened / cpu)}};
+        server["per_cpu_s"] = json::object{{"acked", Per(st.acked, cpu)},
+                                           {"delivered", Per(st.delivered, cpu)},
+                                           {"pages", Per(st.pages, cpu)},
+                                           {"opened", Per(st.opened, cpu)}};
       }
       phase["server"] = std::move(server);
     }
@@ -175,7 +181,8 @@ void Drain(Fleet& fleet, int recipients, json::array& problems, json::object& su
                           " deliveries never arrived");
   }
   if (delivered > expected) {
-    problems.emplace_back(std::to_string(delivered - expected) + " more deliveries than acked sends");
+    problems.emplace_back(std::to_string(delivered - expected) +
+                          " more deliveries than acked sends");
   }
 }
 
@@ -194,7 +201,8 @@ bool RunW1(const Options& opt, const ServerRef& server, const Seed& seed, json::
   Runner runner(ClientThreads(opt));
   Fleet fleet(runner, opt, server, seed);
   const auto users = static_cast<uint32_t>(seed.users.size());
-  for (int i = 0; i < opt.conns; ++i) fleet.AddSlot(static_cast<uint32_t>(i) % users, "", Role::kIdle);
+  for (int i = 0; i < opt.conns; ++i)
+    fleet.AddSlot(static_cast<uint32_t>(i) % users, "", Role::kIdle);
   json::array phases, problems;
   json::object summary;
 
@@ -220,7 +228,8 @@ bool RunW1(const Options& opt, const ServerRef& server, const Seed& seed, json::
   CheckPhase(connect, problems);
   const int64_t opened = fleet.ready_count();
   if (opened < opt.conns) {
-    problems.emplace_back(std::to_string(opened) + " of " + std::to_string(opt.conns) + " connected");
+    problems.emplace_back(std::to_string(opened) + " of " + std::to_string(opt.conns) +
+                          " connected");
   }
   phases.push_back(connect);
 
@@ -234,11 +243,13 @@ bool RunW1(const Options& opt, const ServerRef& server, const Seed& seed, json::
     summary["server_rss_kb_after"] = full.rss_kb;
     summary["rss_per_conn_bytes"] =
         Round(static_cast<double>(full.rss_kb - std::min(full.rss_kb, base.rss_kb)) * 1024.0 /
-              static_cast<double>(opened), 0);
+                  static_cast<double>(opened),
+              0);
     if (half.ok && opened > half_count) {
       summary["rss_per_conn_marginal_bytes"] =
           Round(static_cast<double>(full.rss_kb - std::min(full.rss_kb, half.rss_kb)) * 1024.0 /
-                static_cast<double>(opened - half_count), 0);
+                    static_cast<double>(opened - half_count),
+                0);
     }
   }
   phases.push_back(idle);
@@ -289,7 +300,8 @@ void RunMessagingPhases(const Options& opt, const ServerRef& server, Fleet& flee
     fixed.emplace_back("fixed " + std::to_string(static_cast<int64_t>(opt.rate)) + "/s", opt.rate);
   } else {
     for (double f : opt.fractions) {
-      fixed.emplace_back(std::to_string(static_cast<int>(std::lround(f * 100))) + "% of peak", f * peak);
+      fixed.emplace_back(std::to_string(static_cast<int>(std::lround(f * 100))) + "% of peak",
+                         f * peak);
     }
   }
   for (const auto& [name, rate] : fixed) {
@@ -381,7 +393,8 @@ bool RunW3(const Options& opt, const ServerRef& server, const Seed& seed, json::
   window.Begin();
   const bool connected = ConnectAll(fleet, AllSlots(fleet), problems);
   phases.push_back(window.End("connect+auth"));
-  if (connected) RunMessagingPhases(opt, server, fleet, opt.group_size - 1, phases, problems, summary);
+  if (connected)
+    RunMessagingPhases(opt, server, fleet, opt.group_size - 1, phases, problems, summary);
   fleet.Shutdown();
   runner.Stop();
   summary["connections"] = opt.groups * opt.group_size;
@@ -419,7 +432,8 @@ class StormFleet : public Fleet {
       json::value v = json::parse(text, ec);
       int64_t last_seq = -1;
       if (!ec && v.is_object()) {
-        if (const json::value* convs = v.as_object().if_contains("conversations"); convs && convs->is_array()) {
+        if (const json::value* convs = v.as_object().if_contains("conversations");
+            convs && convs->is_array()) {
           for (const auto& c : convs->as_array()) {
             const json::value* id = c.is_object() ? c.as_object().if_contains("id") : nullptr;
             if (id != nullptr && id->is_string() && id->get_string() == slot.conv) {
@@ -434,7 +448,8 @@ class StormFleet : public Fleet {
     } else if (type == "history" && slot.stage == 2) {
       boost::system::error_code ec;
       json::value v = json::parse(text, ec);
-      if (ec || !v.is_object() || !v.as_object().contains("messages")) return Failed(slot, "bad history");
+      if (ec || !v.is_object() || !v.as_object().contains("messages"))
+        return Failed(slot, "bad history");
       int64_t top = slot.held_seq;
       for (const auto& m : v.at("messages").as_array()) {
         top = std::max(top, m.at("seq").to_number<int64_t>());
@@ -493,13 +508,15 @@ bool RunW4(const Options& opt, const ServerRef& server, const Seed& seed, json::
   std::vector<uint32_t> storm;
   for (int g = 0; g < opt.groups; ++g) {
     for (int m = 0; m < opt.group_size; ++m) {
-      storm.push_back(fleet.AddSlot(static_cast<uint32_t>(set->first[g] + m), set->convs[g], Role::kResyncer));
+      storm.push_back(
+          fleet.AddSlot(static_cast<uint32_t>(set->first[g] + m), set->convs[g], Role::kResyncer));
     }
   }
   // A second connection of each group's first member posts what the others will miss.
   std::vector<uint32_t> posters;
   for (int g = 0; g < opt.groups; ++g) {
-    posters.push_back(fleet.AddSlot(static_cast<uint32_t>(set->first[g]), set->convs[g], Role::kSender));
+    posters.push_back(
+        fleet.AddSlot(static_cast<uint32_t>(set->first[g]), set->convs[g], Role::kSender));
   }
   // Untouched pairs that keep talking through the storm (extra connections of their users).
   for (int k = 0; k < opt.observer_pairs; ++k) {
@@ -520,8 +537,9 @@ bool RunW4(const Options& opt, const ServerRef& server, const Seed& seed, json::
   window.Begin();
   std::vector<uint32_t> all = AllSlots(fleet);
   if (!ConnectAll(fleet, all, problems) ||
-      !WaitFor([&] { return fleet.synced + fleet.sync_failed >= static_cast<int64_t>(storm.size()); },
-               ConnectTimeout(static_cast<int64_t>(storm.size())))) {
+      !WaitFor(
+          [&] { return fleet.synced + fleet.sync_failed >= static_cast<int64_t>(storm.size()); },
+          ConnectTimeout(static_cast<int64_t>(storm.size())))) {
     problems.emplace_back("the initial sync did not finish");
   }
   phases.push_back(window.End("connect+sync"));
@@ -604,7 +622,8 @@ bool RunW4(const Options& opt, const ServerRef& server, const Seed& seed, json::
     }
     return n;
   });
-  if (short_clients > 0) problems.emplace_back(std::to_string(short_clients) + " clients did not resync");
+  if (short_clients > 0)
+    problems.emplace_back(std::to_string(short_clients) + " clients did not resync");
   fleet.StopSending(Role::kReader);
   Drain(fleet, 0, problems, summary);
   fleet.Shutdown();
@@ -636,7 +655,8 @@ class HistoryFleet : public Fleet {
     if (FindInt(text, "\"re\":", re)) st.ack.Record(NowNs() - re);
     ++st.pages;
     size_t entries = 0;
-    for (size_t at = text.find("\"seq\":"); at != std::string_view::npos; at = text.find("\"seq\":", at + 6)) {
+    for (size_t at = text.find("\"seq\":"); at != std::string_view::npos;
+         at = text.find("\"seq\":", at + 6)) {
       ++entries;
     }
     st.page_entries += entries;
@@ -694,7 +714,8 @@ bool RunW5(const Options& opt, const ServerRef& server, const Seed& seed, json::
     phases.push_back(window.End("prefill"));
     // Both readers of a pair read the same conversation: share the length the acks told.
     runner.OnEach([](int) {});
-    for (size_t i = 1; i < fleet.slots().size(); i += 2) fleet.slots()[i].last_seq = fleet.slots()[i - 1].last_seq;
+    for (size_t i = 1; i < fleet.slots().size(); i += 2)
+      fleet.slots()[i].last_seq = fleet.slots()[i - 1].last_seq;
     runner.OnEach([&](int t) {
       for (auto& slot : fleet.slots()) {
         if (slot.thread == t) slot.history = true;
@@ -710,10 +731,10 @@ bool RunW5(const Options& opt, const ServerRef& server, const Seed& seed, json::
     CheckPhase(phase, problems);
     if (phase.at("pages").to_number<int64_t>() == 0) problems.emplace_back("no history pages read");
     summary["pages_per_s"] = phase.at("rate").at("pages");
-    summary["entries_per_page"] =
-        phase.at("pages").to_number<double>() > 0
-            ? Round(phase.at("page_entries").to_number<double>() / phase.at("pages").to_number<double>())
-            : 0.0;
+    summary["entries_per_page"] = phase.at("pages").to_number<double>() > 0
+                                      ? Round(phase.at("page_entries").to_number<double>() /
+                                              phase.at("pages").to_number<double>())
+                                      : 0.0;
     phases.push_back(std::move(phase));
     fleet.StopSending(Role::kReader);
     Drain(fleet, 0, problems, summary);
@@ -742,8 +763,8 @@ SeedNeeds NeedsOf(const Options& opt) {
   return needs;
 }
 
-bool RunWorkload(const Options& opt, const ServerRef& server, const Seed& seed, json::object& report,
-                 std::string& error) {
+bool RunWorkload(const Options& opt, const ServerRef& server, const Seed& seed,
+                 json::object& report, std::string& error) {
   if (seed.users.empty()) {
     error = "no users to connect as";
     return false;

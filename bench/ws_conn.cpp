@@ -20,7 +20,7 @@ using asio::ip::tcp;
 
 constexpr size_t kInitialBuffer = 4096;
 constexpr size_t kMinReadSpace = 2048;
-constexpr size_t kMaxHandshake = 16 * 1024;
+constexpr size_t kMaxHandshake = size_t{16} * 1024;
 constexpr uint64_t kMaxMessage = 64ull << 20;  // history and sync replies can be large
 
 uint64_t NextRandom(uint64_t& state) {  // xorshift64*: masks only need to vary, not be secret
@@ -93,9 +93,10 @@ void WsConn::Start(const tcp::endpoint& server, const asio::ip::address_v4& sour
     const uint64_t r = NextRandom(mask_state_);
     std::memcpy(key + i, &r, 8);
   }
-  out_pending_ = "GET " + target + " HTTP/1.1\r\nHost: " + host +
-                 "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
-                 Base64(key, 16) + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  out_pending_ =
+      "GET " + target + " HTTP/1.1\r\nHost: " + host +
+      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + Base64(key, 16) +
+      "\r\nSec-WebSocket-Version: 13\r\n\r\n";
   socket_.async_connect(server, [self = shared_from_this()](boost::system::error_code ec) {
     if (self->state_ != State::kConnecting) return;
     if (ec) return self->Fail("connect");
@@ -120,26 +121,26 @@ void WsConn::EnsureTail(size_t want) {
 
 void WsConn::ReadHandshake() {
   EnsureTail(kMinReadSpace);
-  socket_.async_read_some(
-      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-      [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-        if (self->state_ != State::kHandshake) return;
-        if (ec) return self->Fail("handshake");
-        self->in_end_ += n;
-        const std::string_view head(self->in_.data(), self->in_end_);
-        const size_t end = head.find("\r\n\r\n");
-        if (end == std::string_view::npos) {
-          if (self->in_end_ > kMaxHandshake) return self->Fail("handshake");
-          return self->ReadHandshake();
-        }
-        if (!StartsWithNoCase(head, "HTTP/1.1 101")) return self->Fail("upgrade refused");
-        self->in_begin_ = end + 4;
-        self->state_ = State::kOpen;
-        self->handler_.OnOpen(*self);
-        if (self->state_ != State::kOpen) return;
-        if (!self->ParseFrames()) return;
-        self->ReadFrames();
-      });
+  socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+                          [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                            if (self->state_ != State::kHandshake) return;
+                            if (ec) return self->Fail("handshake");
+                            self->in_end_ += n;
+                            const std::string_view head(self->in_.data(), self->in_end_);
+                            const size_t end = head.find("\r\n\r\n");
+                            if (end == std::string_view::npos) {
+                              if (self->in_end_ > kMaxHandshake) return self->Fail("handshake");
+                              return self->ReadHandshake();
+                            }
+                            if (!StartsWithNoCase(head, "HTTP/1.1 101"))
+                              return self->Fail("upgrade refused");
+                            self->in_begin_ = end + 4;
+                            self->state_ = State::kOpen;
+                            self->handler_.OnOpen(*self);
+                            if (self->state_ != State::kOpen) return;
+                            if (!self->ParseFrames()) return;
+                            self->ReadFrames();
+                          });
 }
 
 void WsConn::ReadFrames() {

@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include "common/random.h"
+#include "common/text_rules.h"
 #include "common/utf8.h"
 
 namespace parley {
@@ -17,21 +18,6 @@ constexpr size_t kRefreshTokenBytes = 32;
 Status CheckPassword(std::string_view password) {
   if (password.size() < kMinPassword || password.size() > kMaxPassword) {
     return Error::InvalidRequest("password must be 8 to 256 bytes long");
-  }
-  return Status::Ok();
-}
-
-// Free text shown to other people: valid UTF-8, bounded, no control characters (which could
-// garble a terminal or a log line).
-Status CheckLabel(std::string_view text, size_t max_bytes, std::string_view what) {
-  if (text.size() > max_bytes || !IsValidUtf8(text)) {
-    return Error::InvalidRequest(std::string(what) + " must be valid UTF-8 of at most " +
-                                 std::to_string(max_bytes) + " bytes");
-  }
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7F) {
-      return Error::InvalidRequest(std::string(what) + " must not contain control characters");
-    }
   }
   return Status::Ok();
 }

@@ -7,6 +7,7 @@
 
 #include "chat/encode.h"
 #include "common/random.h"
+#include "common/text_rules.h"
 #include "common/utf8.h"
 
 namespace parley {
@@ -36,17 +37,6 @@ Status CheckText(std::string_view text, size_t max_bytes, std::string_view what,
                                   " bytes");
   }
   if (!IsValidUtf8(text)) return Error::InvalidRequest(std::string(what) + " must be valid UTF-8");
-  return Status::Ok();
-}
-
-Status CheckLabel(std::string_view text, size_t max_bytes, std::string_view what) {
-  if (text.size() > max_bytes || !IsValidUtf8(text)) {
-    return Error::InvalidRequest(std::string(what) + " must be valid UTF-8 of at most " +
-                                 std::to_string(max_bytes) + " bytes");
-  }
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7F) return Error::InvalidRequest(std::string(what) + " must not contain control characters");
-  }
   return Status::Ok();
 }
 
@@ -276,6 +266,15 @@ void ChatService::FanOut(Batch& batch, const ConvState& state, const LogEntry& e
   Frame frame = MakeFrame(json::serialize(Event("message", EntryJson(entry))));
   batch.after_commit.push_back([this, members = state.member_ids, frame, origin] {
     for (const auto& user : *members) hub_.SendToUser(user, frame, origin);
+  });
+}
+
+void ChatService::PushReceipt(Batch& batch, const ConvState& state, const MemberRecord& member) {
+  Frame frame = MakeFrame(json::serialize(Event(
+      "receipt", {{"conv", state.record.id}, {"user", member.user_id},
+                  {"read_seq", member.read_seq}, {"delivered_seq", member.delivered_seq}})));
+  batch.after_commit.push_back([this, members = state.member_ids, frame] {
+    for (const auto& user : *members) hub_.SendToUser(user, frame);
   });
 }
 
@@ -716,12 +715,7 @@ void ChatService::MarkRead(std::string user_id, std::string conv_id, int64_t seq
         batch.mutations.push_back(mutation::SetDeliveredSeq{conv_id, user_id, me->delivered_seq});
         batch.Answer(std::move(done), target);
         if (st.record.members.size() <= static_cast<size_t>(options_.receipt_fanout_max_members)) {
-          Frame frame = MakeFrame(json::serialize(
-              Event("receipt", {{"conv", conv_id}, {"user", user_id}, {"read_seq", target},
-                                {"delivered_seq", me->delivered_seq}})));
-          batch.after_commit.push_back([this, members = st.member_ids, frame] {
-            for (const auto& user : *members) hub_.SendToUser(user, frame);
-          });
+          PushReceipt(batch, st, *me);
         }
       },
       [shared_done](const Error& e) { (*shared_done)(e); });
@@ -745,14 +739,7 @@ void ChatService::MarkDelivered(std::string user_id, std::string conv_id, int64_
         batch.Answer(std::move(done), target);
         // Delivery ticks are pushed in direct conversations only: in a group every message
         // would cause a receipt to every member from every member.
-        if (!st.IsGroup()) {
-          Frame frame = MakeFrame(json::serialize(
-              Event("receipt", {{"conv", conv_id}, {"user", user_id}, {"read_seq", me->read_seq},
-                                {"delivered_seq", target}})));
-          batch.after_commit.push_back([this, members = st.member_ids, frame] {
-            for (const auto& user : *members) hub_.SendToUser(user, frame);
-          });
-        }
+        if (!st.IsGroup()) PushReceipt(batch, st, *me);
       },
       [shared_done](const Error& e) { (*shared_done)(e); });
 }

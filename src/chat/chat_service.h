@@ -146,6 +146,8 @@ class ChatService {
   Result<LogEntry> TargetMessage(Batch& batch, ConvState& state, int64_t seq);
   LogEntry NewEntry(ConvState& state, const std::string& sender, EntryKind kind);
   void FanOut(Batch& batch, const ConvState& state, const LogEntry& entry, const Connection* origin);
+  /// Tells every member's devices `member`'s read and delivered positions.
+  void PushReceipt(Batch& batch, const ConvState& state, const MemberRecord& member);
   void FanOutConversation(Batch& batch, const ConvState& state,
                           const std::vector<std::string>& extra_users);
   void EvictIfFull();
