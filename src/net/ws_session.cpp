@@ -113,9 +113,14 @@ class WsSession final : public Connection,
 
     auto [ec] = co_await ws_.async_accept(upgrade, kTuple);
     if (!ec) {
+      accepted_ = true;
       last_activity_ = Clock::now();
       auth_deadline_ = last_activity_ + std::chrono::milliseconds(context_.options.auth_timeout_ms);
-      asio::co_spawn(worker_.io, WatchDeadlines(shared_from_this()), asio::detached);
+      if (closing_) {
+        WriteNext();  // a drain asked to close while the handshake was being written
+      } else {
+        asio::co_spawn(worker_.io, WatchDeadlines(shared_from_this()), asio::detached);
+      }
       co_await ReadLoop();
     }
 
@@ -268,6 +273,9 @@ class WsSession final : public Connection,
 
   // Exactly one write (or the close) in flight; the close goes after what is already queued.
   void WriteNext() {
+    // Until the handshake's own write is done, nothing else may be written: Beast allows one
+    // write at a time, and a close frame is a write.
+    if (!accepted_) return;
     if (!queue_.empty()) {
       writing_ = true;
       ws_.text(true);
@@ -308,6 +316,7 @@ class WsSession final : public Connection,
   std::string session_id_;
 
   Stage stage_ = Stage::kAwaitingAuth;
+  bool accepted_ = false;  // the opening handshake has completed
   bool in_hub_ = false;
   bool closing_ = false;
   bool writing_ = false;
