@@ -75,18 +75,21 @@ json::array SummariesJson(const std::vector<ConversationSummary>& summaries) {
 }
 
 json::object AckJson(const LogEntry& entry) {
-  json::object ack{{"conv", entry.conv_id}, {"seq", entry.seq}, {"msg_id", entry.id}, {"ts", entry.ts}};
+  json::object ack{
+      {"conv", entry.conv_id}, {"seq", entry.seq}, {"msg_id", entry.id}, {"ts", entry.ts}};
   // A reaction toggles: the reacting client learns which way from its ack.
   if (entry.kind == EntryKind::kReaction) ack["added"] = entry.reaction_added;
   return ack;
 }
 
-HttpReply Ok(int status, json::object body) { return HttpReply::Json(status, json::serialize(body)); }
+HttpReply Ok(int status, json::object body) {
+  return HttpReply::Json(status, json::serialize(body));
+}
 HttpReply Fail(const Error& e) { return HttpReply::FromError(e); }
 
 // Every handler below: authenticate, decode, call the service, encode. Errors leave early.
-#define PARLEY_TRY(var, expr)              \
-  auto var = (expr);                       \
+#define PARLEY_TRY(var, expr) \
+  auto var = (expr);          \
   if (!var.ok()) return Fail(var.error())
 
 class HttpHandlers {
@@ -96,7 +99,8 @@ class HttpHandlers {
   HttpReply Create(HttpRequest& r) {
     PARLEY_TRY(claims, Authenticated(d_.auth, r));
     PARLEY_TRY(body, ParseJsonObject(r.body));
-    if (Status s = RejectUnknownFields(*body, {"type", "title", "members"}); !s.ok()) return Fail(s.error());
+    if (Status s = RejectUnknownFields(*body, {"type", "title", "members"}); !s.ok())
+      return Fail(s.error());
     PARLEY_TRY(type, RequireString(*body, "type"));
     PARLEY_TRY(title, OptionalString(*body, "title"));
     CreateRequest request{claims->user_id, *type, title->value_or(""), {}};
@@ -105,7 +109,8 @@ class HttpHandlers {
       return Fail(Error::InvalidRequest("members must be an array of user ids"));
     }
     for (const auto& m : members->get_array()) {
-      if (!m.is_string()) return Fail(Error::InvalidRequest("members must be an array of user ids"));
+      if (!m.is_string())
+        return Fail(Error::InvalidRequest("members must be an array of user ids"));
       request.members.emplace_back(m.get_string());
     }
     auto result = Wait<CreateResult>(
@@ -259,8 +264,7 @@ class HttpHandlers {
     PARLEY_TRY(before, QueryInt(r, "before"));
     auto q = r.query.find("q");
     PARLEY_TRY(hits, d_.chat.Search(claims->user_id, q == r.query.end() ? "" : q->second,
-                                    AsLimit(*limit, kDefaultSearchLimit),
-                                    before->value_or(0)));
+                                    AsLimit(*limit, kDefaultSearchLimit), before->value_or(0)));
     json::array results;
     for (const SearchHit& hit : *hits) {
       results.push_back(json::object{{"message", EntryJson(hit.message)}, {"cursor", hit.cursor}});
@@ -335,7 +339,8 @@ void AddChatRoutes(Router& router, ChatApiDeps deps) {
   router.Add("PATCH", "/v1/conversations/{id}", kBlocking, bind(&HttpHandlers::Rename));
   router.Add("GET", "/v1/conversations/{id}/messages", kBlocking, bind(&HttpHandlers::History));
   router.Add("POST", "/v1/conversations/{id}/messages", kBlocking, bind(&HttpHandlers::Send));
-  router.Add("PATCH", "/v1/conversations/{id}/messages/{seq}", kBlocking, bind(&HttpHandlers::Edit));
+  router.Add("PATCH", "/v1/conversations/{id}/messages/{seq}", kBlocking,
+             bind(&HttpHandlers::Edit));
   router.Add("DELETE", "/v1/conversations/{id}/messages/{seq}", kBlocking,
              bind(&HttpHandlers::Delete));
   router.Add("POST", "/v1/conversations/{id}/messages/{seq}/reactions", kBlocking,
@@ -353,14 +358,15 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   auto d = std::make_shared<ChatApiDeps>(std::move(deps));
 
   ws.Add("send", [d](const ClientFrame& f, const ConnectionPtr& c) {
-    if (Status s = Fields(f, {"conv", "client_msg_id", "body", "reply_to"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
+    if (Status s = Fields(f, {"conv", "client_msg_id", "body", "reply_to"}); !s.ok())
+      return c->Deliver(ErrorFrame(f.id, s.error()));
     auto conv = RequireString(f.fields, "conv");
     auto cmid = OptionalString(f.fields, "client_msg_id");
     auto body = RequireString(f.fields, "body");
     auto reply_to = OptionalInt(f.fields, "reply_to");
-    for (const Error* e : {conv.ok() ? nullptr : &conv.error(), cmid.ok() ? nullptr : &cmid.error(),
-                           body.ok() ? nullptr : &body.error(),
-                           reply_to.ok() ? nullptr : &reply_to.error()}) {
+    for (const Error* e :
+         {conv.ok() ? nullptr : &conv.error(), cmid.ok() ? nullptr : &cmid.error(),
+          body.ok() ? nullptr : &body.error(), reply_to.ok() ? nullptr : &reply_to.error()}) {
       if (e != nullptr) return c->Deliver(ErrorFrame(f.id, *e));
     }
     if (Status s = RateLimit(d->send_limiter, c->user_id()); !s.ok()) {
@@ -372,7 +378,8 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("edit", [d](const ClientFrame& f, const ConnectionPtr& c) {
-    if (Status s = Fields(f, {"conv", "seq", "body"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
+    if (Status s = Fields(f, {"conv", "seq", "body"}); !s.ok())
+      return c->Deliver(ErrorFrame(f.id, s.error()));
     auto target = ConvAndSeq(f);
     if (!target.ok()) return c->Deliver(ErrorFrame(f.id, target.error()));
     auto body = RequireString(f.fields, "body");
@@ -385,7 +392,8 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("delete", [d](const ClientFrame& f, const ConnectionPtr& c) {
-    if (Status s = Fields(f, {"conv", "seq"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
+    if (Status s = Fields(f, {"conv", "seq"}); !s.ok())
+      return c->Deliver(ErrorFrame(f.id, s.error()));
     auto target = ConvAndSeq(f);
     if (!target.ok()) return c->Deliver(ErrorFrame(f.id, target.error()));
     if (Status s = RateLimit(d->send_limiter, c->user_id()); !s.ok()) {
@@ -396,7 +404,8 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("react", [d](const ClientFrame& f, const ConnectionPtr& c) {
-    if (Status s = Fields(f, {"conv", "seq", "emoji"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
+    if (Status s = Fields(f, {"conv", "seq", "emoji"}); !s.ok())
+      return c->Deliver(ErrorFrame(f.id, s.error()));
     auto target = ConvAndSeq(f);
     if (!target.ok()) return c->Deliver(ErrorFrame(f.id, target.error()));
     auto emoji = RequireString(f.fields, "emoji");
@@ -409,7 +418,8 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("read", [d](const ClientFrame& f, const ConnectionPtr& c) {
-    if (Status s = Fields(f, {"conv", "seq"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
+    if (Status s = Fields(f, {"conv", "seq"}); !s.ok())
+      return c->Deliver(ErrorFrame(f.id, s.error()));
     auto target = ConvAndSeq(f);
     if (!target.ok()) return c->Deliver(ErrorFrame(f.id, target.error()));
     d->chat.MarkRead(c->user_id(), target->conv, target->seq,
@@ -419,7 +429,8 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("delivered", [d](const ClientFrame& f, const ConnectionPtr& c) {
-    if (Status s = Fields(f, {"conv", "seq"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
+    if (Status s = Fields(f, {"conv", "seq"}); !s.ok())
+      return c->Deliver(ErrorFrame(f.id, s.error()));
     auto target = ConvAndSeq(f);
     if (!target.ok()) return c->Deliver(ErrorFrame(f.id, target.error()));
     d->chat.MarkDelivered(c->user_id(), target->conv, target->seq,
@@ -444,14 +455,15 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("history", [d](const ClientFrame& f, const ConnectionPtr& c) {
-    if (Status s = Fields(f, {"conv", "after_seq", "before_seq", "limit"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
+    if (Status s = Fields(f, {"conv", "after_seq", "before_seq", "limit"}); !s.ok())
+      return c->Deliver(ErrorFrame(f.id, s.error()));
     auto conv = RequireString(f.fields, "conv");
     auto after = OptionalInt(f.fields, "after_seq");
     auto before = OptionalInt(f.fields, "before_seq");
     auto limit = OptionalInt(f.fields, "limit");
-    for (const Error* e : {conv.ok() ? nullptr : &conv.error(), after.ok() ? nullptr : &after.error(),
-                           before.ok() ? nullptr : &before.error(),
-                           limit.ok() ? nullptr : &limit.error()}) {
+    for (const Error* e :
+         {conv.ok() ? nullptr : &conv.error(), after.ok() ? nullptr : &after.error(),
+          before.ok() ? nullptr : &before.error(), limit.ok() ? nullptr : &limit.error()}) {
       if (e != nullptr) return c->Deliver(ErrorFrame(f.id, *e));
     }
     d->run_blocking([d, c, id = f.id, conv = std::move(*conv), after = *after, before = *before,

@@ -50,8 +50,9 @@ TEST(JsonFieldsTest, UnknownFieldsAreNamed) {
 TEST(JsonFieldsTest, ErrorBodyMatchesTheContract) {
   EXPECT_EQ(ErrorBody(Error::NotFound("no such user")),
             R"({"error":{"code":"not_found","message":"no such user"}})");
-  EXPECT_EQ(ErrorBody(Error::RateLimited(250)),
-            R"({"error":{"code":"rate_limited","message":"too many requests, retry later","retry_after_ms":250}})");
+  EXPECT_EQ(
+      ErrorBody(Error::RateLimited(250)),
+      R"({"error":{"code":"rate_limited","message":"too many requests, retry later","retry_after_ms":250}})");
 }
 
 }  // namespace

@@ -17,7 +17,8 @@ Result<ClientFrame> DecodeClientFrame(std::string_view text, json::value& id) {
   if (const json::value* v = obj->if_contains("id")) {
     const bool usable = (v->is_string() && v->get_string().size() <= kMaxIdLength) ||
                         v->is_int64() || v->is_uint64() || v->is_double();
-    if (!usable) return Error::InvalidRequest("id must be a string of at most 128 characters or a number");
+    if (!usable)
+      return Error::InvalidRequest("id must be a string of at most 128 characters or a number");
     id = *v;
   }
   auto type = RequireString(*obj, "type");

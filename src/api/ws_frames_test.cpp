@@ -24,15 +24,17 @@ TEST(WsFramesTest, KeepsTheIdWhenTheRestIsWrong) {
   ASSERT_FALSE(frame.ok());
   EXPECT_EQ(frame.error().message, "type must be a string");
   EXPECT_EQ(id, json::value("req-1"));
-  EXPECT_EQ(*ErrorFrame(id, frame.error()),
-            R"({"type":"error","re":"req-1","error":{"code":"invalid_request","message":"type must be a string"}})");
+  EXPECT_EQ(
+      *ErrorFrame(id, frame.error()),
+      R"({"type":"error","re":"req-1","error":{"code":"invalid_request","message":"type must be a string"}})");
 }
 
 TEST(WsFramesTest, RejectsIdsThatAreNotStringsOrNumbers) {
   json::value id;
   EXPECT_FALSE(DecodeClientFrame(R"({"type":"ping","id":{"a":1}})", id).ok());
   EXPECT_TRUE(id.is_null());
-  EXPECT_FALSE(DecodeClientFrame(R"({"type":"ping","id":")" + std::string(200, 'x') + "\"}", id).ok());
+  EXPECT_FALSE(
+      DecodeClientFrame(R"({"type":"ping","id":")" + std::string(200, 'x') + "\"}", id).ok());
 }
 
 TEST(WsFramesTest, MalformedJsonGivesAnErrorWithoutRe) {
@@ -67,8 +69,9 @@ TEST(WsApiTest, UnknownTypeGetsAnErrorAndKnownTypeRuns) {
   api.Dispatch(R"({"type":"dance","id":1})", conn);
   api.Dispatch(R"({"type":"ping","id":2})", conn);
   ASSERT_EQ(conn->frames.size(), 2u);
-  EXPECT_EQ(conn->frames[0],
-            R"({"type":"error","re":1,"error":{"code":"invalid_request","message":"unknown request type: dance"}})");
+  EXPECT_EQ(
+      conn->frames[0],
+      R"({"type":"error","re":1,"error":{"code":"invalid_request","message":"unknown request type: dance"}})");
   EXPECT_EQ(conn->frames[1], R"({"type":"pong","re":2})");
 }
 

@@ -3,12 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <filesystem>
 #include <optional>
 #include <thread>
-
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include "api/auth_api.h"
 #include "api/chat_api.h"
@@ -19,6 +18,7 @@
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "auth/rate_limiter.h"
+#include "chat/chat_service.h"
 #include "common/random.h"
 #include "hub/connection_hub.h"
 #include "metrics/metrics.h"
@@ -31,7 +31,6 @@
 #include "notify/sqlite/sqlite_notify_store.h"
 #include "presence/local/local_presence_store.h"
 #include "presence/presence_service.h"
-#include "chat/chat_service.h"
 #include "store/sqlite/sqlite_account_store.h"
 #include "store/sqlite/sqlite_last_seen_store.h"
 #include "store/sqlite/sqlite_message_store.h"
@@ -121,9 +120,8 @@ Status StartNotifications(Parts& p) {
   p.composer = std::make_unique<Composer>(*p.messages, *p.accounts, *p.notify_store);
   const bool webhook = !config.notify_webhook_url.empty();
   if (webhook) {
-    p.webhook = std::make_unique<WebhookChannel>(config.notify_webhook_url,
-                                                 config.notify_webhook_secret, *p.composer,
-                                                 *p.http, p.clock);
+    p.webhook = std::make_unique<WebhookChannel>(
+        config.notify_webhook_url, config.notify_webhook_secret, *p.composer, *p.http, p.clock);
     p.dispatcher->Register(std::string(kWebhookJob), [channel = p.webhook.get()](const Job& job) {
       return channel->Deliver(job);
     });
@@ -131,8 +129,8 @@ Status StartNotifications(Parts& p) {
   WebPushOptions push_options;
   push_options.subject = config.notify_vapid_subject;
   push_options.allowed_hosts = config.notify_push_hosts;
-  p.webpush = std::make_unique<WebPushChannel>(*p.vapid, push_options, *p.composer,
-                                               *p.notify_store, *p.http, p.clock);
+  p.webpush = std::make_unique<WebPushChannel>(*p.vapid, push_options, *p.composer, *p.notify_store,
+                                               *p.http, p.clock);
   p.dispatcher->Register(std::string(kWebPushJob), [channel = p.webpush.get()](const Job& job) {
     return channel->Deliver(job);
   });
@@ -142,9 +140,9 @@ Status StartNotifications(Parts& p) {
   notifier_options.webhook = webhook;
   notifier_options.webpush = true;
   Dispatcher* dispatcher = p.dispatcher.get();
-  p.notifier = std::make_unique<Notifier>(*p.jobs, *p.notify_store, *p.accounts, p.hub, p.clock,
-                                          p.metrics, notifier_options,
-                                          [dispatcher] { dispatcher->Wake(); });
+  p.notifier =
+      std::make_unique<Notifier>(*p.jobs, *p.notify_store, *p.accounts, p.hub, p.clock, p.metrics,
+                                 notifier_options, [dispatcher] { dispatcher->Wake(); });
   Notifier* notifier = p.notifier.get();
   p.chat->OnMessageCommitted([notifier](const ChatService::CommittedMessage& committed) {
     notifier->OnCommitted(committed);
@@ -251,11 +249,13 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
       BucketParams{config.rate_send_per_min, config.rate_send_burst}, p.clock);
   p.typing_limiter = std::make_unique<RateLimiter>(
       BucketParams{config.rate_typing_per_min, config.rate_typing_burst}, p.clock);
-  p.blocking_pool = std::make_unique<boost::asio::thread_pool>(static_cast<size_t>(std::max(2, cores)));
+  p.blocking_pool =
+      std::make_unique<boost::asio::thread_pool>(static_cast<size_t>(std::max(2, cores)));
 
   boost::asio::thread_pool* pool = p.blocking_pool.get();
-  ChatApiDeps chat_deps{*p.chat, *p.auth, *p.send_limiter, *p.typing_limiter,
-                        [pool](std::function<void()> job) { boost::asio::post(*pool, std::move(job)); }};
+  ChatApiDeps chat_deps{
+      *p.chat, *p.auth, *p.send_limiter, *p.typing_limiter,
+      [pool](std::function<void()> job) { boost::asio::post(*pool, std::move(job)); }};
   // Logout and refresh-token reuse end the device's session: its open sockets go too.
   ConnectionHub* hub = &p.hub;
   p.auth->OnSessionRevoked([hub](const std::string& user_id, const std::string& device_id) {

@@ -27,9 +27,9 @@ Error BadRefresh() { return Error::Unauthorized("invalid or expired refresh toke
 
 }  // namespace
 
-AuthService::AuthService(AccountStore& store, const PasswordHasher& hasher,
-                         const JwtSigner& signer, RateLimiter& ip_limiter,
-                         RateLimiter& username_limiter, const Clock& clock, Options options)
+AuthService::AuthService(AccountStore& store, const PasswordHasher& hasher, const JwtSigner& signer,
+                         RateLimiter& ip_limiter, RateLimiter& username_limiter, const Clock& clock,
+                         Options options)
     : store_(store),
       hasher_(hasher),
       signer_(signer),
@@ -46,8 +46,8 @@ Result<std::string> AuthService::NormalizeUsername(std::string_view username) {
   out.reserve(username.size());
   for (char c : username) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-                    c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     if (!ok) return Error::InvalidRequest("username must be 3 to 32 characters of a-z, 0-9, _ . -");
     out.push_back(c);
   }
@@ -95,14 +95,14 @@ Result<Tokens> AuthService::Login(std::string_view username, std::string_view pa
   }
   if (!hasher_.Verify(found->password_hash, password)) return BadCredentials();
 
-  auto device = store_.CreateDevice(NewId('d'), found->user.id,
-                                    device_name.empty() ? "unnamed device" : device_name,
-                                    clock_.NowMs());
+  auto device =
+      store_.CreateDevice(NewId('d'), found->user.id,
+                          device_name.empty() ? "unnamed device" : device_name, clock_.NowMs());
   if (!device.ok()) return std::move(device).error();
   Tokens tokens = IssueTokens(found->user.id, device->id, RandomToken(kRefreshTokenBytes));
   const int64_t expires = clock_.NowMs() + int64_t{options_.refresh_token_ttl_s} * 1000;
-  if (Status s = store_.AddRefreshToken(HashRefreshToken(tokens.refresh_token), device->id,
-                                        expires);
+  if (Status s =
+          store_.AddRefreshToken(HashRefreshToken(tokens.refresh_token), device->id, expires);
       !s.ok()) {
     return s.error();
   }

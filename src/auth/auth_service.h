@@ -70,8 +70,8 @@ class AuthService {
   /// Called (on the calling thread) whenever a device's session is revoked: logout, or a
   /// refresh token presented twice. The gateway closes that device's sockets. Set once at
   /// start-up, before any request.
-  void OnSessionRevoked(std::function<void(const std::string& user_id,
-                                           const std::string& device_id)> listener) {
+  void OnSessionRevoked(
+      std::function<void(const std::string& user_id, const std::string& device_id)> listener) {
     on_revoked_ = std::move(listener);
   }
 

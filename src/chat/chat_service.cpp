@@ -31,10 +31,11 @@ std::string Key(std::string_view a, std::string_view b, std::string_view c = {})
 }
 
 Status CheckText(std::string_view text, size_t max_bytes, std::string_view what, bool allow_empty) {
-  if (!allow_empty && text.empty()) return Error::InvalidRequest(std::string(what) + " must not be empty");
+  if (!allow_empty && text.empty())
+    return Error::InvalidRequest(std::string(what) + " must not be empty");
   if (text.size() > max_bytes) {
-    return Error::PayloadTooLarge(std::string(what) + " is longer than " + std::to_string(max_bytes) +
-                                  " bytes");
+    return Error::PayloadTooLarge(std::string(what) + " is longer than " +
+                                  std::to_string(max_bytes) + " bytes");
   }
   if (!IsValidUtf8(text)) return Error::InvalidRequest(std::string(what) + " must be valid UTF-8");
   return Status::Ok();
@@ -45,7 +46,8 @@ Status CheckEmoji(std::string_view emoji) {
     return Error::InvalidRequest("emoji must be 1 to 32 bytes of UTF-8");
   }
   for (unsigned char c : emoji) {
-    if (c <= 0x20 || c == 0x7F) return Error::InvalidRequest("emoji must not contain spaces or control characters");
+    if (c <= 0x20 || c == 0x7F)
+      return Error::InvalidRequest("emoji must not contain spaces or control characters");
   }
   return Status::Ok();
 }
@@ -101,7 +103,8 @@ struct ChatService::Batch {
   template <class T>
   void Answer(Done<T> done, T value) {
     auto shared = std::make_shared<Done<T>>(std::move(done));
-    after_commit.push_back([shared, value = std::move(value)]() mutable { (*shared)(std::move(value)); });
+    after_commit.push_back(
+        [shared, value = std::move(value)]() mutable { (*shared)(std::move(value)); });
     on_failure.push_back([shared](const Error& e) { (*shared)(e); });
   }
 };
@@ -185,7 +188,8 @@ void ChatService::RunBatch(
       states_.clear();
       recent_.Clear();
       Error error = status.error();
-      if (error.code != ErrorCode::kUnavailable) error = Error::Unavailable("storage failed; retry");
+      if (error.code != ErrorCode::kUnavailable)
+        error = Error::Unavailable("storage failed; retry");
       for (auto& fail : batch.on_failure) fail(error);
       return;
     }
@@ -270,9 +274,11 @@ void ChatService::FanOut(Batch& batch, const ConvState& state, const LogEntry& e
 }
 
 void ChatService::PushReceipt(Batch& batch, const ConvState& state, const MemberRecord& member) {
-  Frame frame = MakeFrame(json::serialize(Event(
-      "receipt", {{"conv", state.record.id}, {"user", member.user_id},
-                  {"read_seq", member.read_seq}, {"delivered_seq", member.delivered_seq}})));
+  Frame frame =
+      MakeFrame(json::serialize(Event("receipt", {{"conv", state.record.id},
+                                                  {"user", member.user_id},
+                                                  {"read_seq", member.read_seq},
+                                                  {"delivered_seq", member.delivered_seq}})));
   batch.after_commit.push_back([this, members = state.member_ids, frame] {
     for (const auto& user : *members) hub_.SendToUser(user, frame);
   });
@@ -306,7 +312,8 @@ void ChatService::CreateConversation(CreateRequest request, Done<CreateResult> d
         std::string direct_key;
         if (request.type == "direct") {
           if (members.size() != 1 || request.members.size() != 1) {
-            return done(Error::InvalidRequest("a direct conversation has exactly one other member"));
+            return done(
+                Error::InvalidRequest("a direct conversation has exactly one other member"));
           }
           direct_key = std::min(user, members[0]) + "|" + std::max(user, members[0]);
           std::optional<std::string> existing;
@@ -327,9 +334,8 @@ void ChatService::CreateConversation(CreateRequest request, Done<CreateResult> d
             return done(s.error());
           }
           if (members.size() + 1 > static_cast<size_t>(options_.max_group_members)) {
-            return done(Error::InvalidRequest("a group has at most " +
-                                              std::to_string(options_.max_group_members) +
-                                              " members"));
+            return done(Error::InvalidRequest(
+                "a group has at most " + std::to_string(options_.max_group_members) + " members"));
           }
         } else {
           return done(Error::InvalidRequest("type must be \"direct\" or \"group\""));
@@ -391,7 +397,8 @@ void ChatService::Send(SendRequest request, const Connection* origin, Done<LogEn
         const std::string id_key = Key(request.conv_id, request.user_id, request.client_msg_id);
         if (!request.client_msg_id.empty()) {
           // A retry gets the first answer again and stores nothing.
-          if (auto it = batch.pending_client_ids.find(id_key); it != batch.pending_client_ids.end()) {
+          if (auto it = batch.pending_client_ids.find(id_key);
+              it != batch.pending_client_ids.end()) {
             return batch.Answer(std::move(done), it->second);
           }
           auto existing =
@@ -413,7 +420,8 @@ void ChatService::Send(SendRequest request, const Connection* origin, Done<LogEn
         MemberRecord* me = st.Find(request.user_id);
         me->read_seq = std::max(me->read_seq, entry.seq);
         me->delivered_seq = std::max(me->delivered_seq, entry.seq);
-        batch.mutations.push_back(mutation::SetReadSeq{request.conv_id, request.user_id, entry.seq});
+        batch.mutations.push_back(
+            mutation::SetReadSeq{request.conv_id, request.user_id, entry.seq});
         batch.mutations.push_back(
             mutation::SetDeliveredSeq{request.conv_id, request.user_id, entry.seq});
         if (!request.client_msg_id.empty()) batch.pending_client_ids[id_key] = entry;
@@ -443,7 +451,8 @@ void ChatService::Edit(std::string user_id, std::string conv_id, int64_t seq, st
         if (!state.ok()) return done(std::move(state).error());
         auto target = TargetMessage(batch, **state, seq);
         if (!target.ok()) return done(std::move(target).error());
-        if (target->sender != user_id) return done(Error::Forbidden("only the sender can edit a message"));
+        if (target->sender != user_id)
+          return done(Error::Forbidden("only the sender can edit a message"));
         if (target->deleted) return done(Error::Conflict("the message was deleted"));
 
         LogEntry entry = NewEntry(**state, user_id, EntryKind::kEdit);
@@ -516,8 +525,10 @@ void ChatService::React(std::string user_id, std::string conv_id, int64_t seq, s
           auto& users = group->users;
           auto it = std::find(users.begin(), users.end(), user_id);
           had = it != users.end();
-          if (had) users.erase(it);
-          else users.push_back(user_id);
+          if (had)
+            users.erase(it);
+          else
+            users.push_back(user_id);
           if (users.empty()) target->reactions.erase(group);
         } else {
           target->reactions.push_back({emoji, {user_id}});
@@ -545,7 +556,8 @@ void ChatService::AddMember(std::string actor, std::string conv_id, std::string 
         auto state = MemberState(conv_id, actor);
         if (!state.ok()) return done(std::move(state).error());
         ConvState& st = **state;
-        if (!st.IsGroup()) return done(Error::Forbidden("a direct conversation has exactly two members"));
+        if (!st.IsGroup())
+          return done(Error::Forbidden("a direct conversation has exactly two members"));
         const Role role = st.Find(actor)->role;
         if (role != Role::kOwner && role != Role::kAdmin) {
           return done(Error::Forbidden("only owners and admins add members"));
@@ -556,7 +568,8 @@ void ChatService::AddMember(std::string actor, std::string conv_id, std::string 
         }
         auto found = accounts_.FindUserById(user_id);
         if (!found.ok()) {
-          if (found.error().code == ErrorCode::kNotFound) return done(Error::NotFound("no such user"));
+          if (found.error().code == ErrorCode::kNotFound)
+            return done(Error::NotFound("no such user"));
           return done(std::move(found).error());
         }
 
@@ -604,22 +617,23 @@ void ChatService::RemoveMember(std::string actor, std::string conv_id, std::stri
         entry.member_action = leaving ? "left" : "removed";
         // The removed user hears of it too, then hears nothing more.
         FanOut(batch, st, entry, nullptr);
-        std::erase_if(st.record.members, [&](const MemberRecord& m) { return m.user_id == user_id; });
+        std::erase_if(st.record.members,
+                      [&](const MemberRecord& m) { return m.user_id == user_id; });
         st.Reindex();
         batch.mutations.push_back(mutation::AppendEntry{entry});
         batch.mutations.push_back(mutation::RemoveMember{conv_id, user_id});
 
         // The last owner leaving hands ownership on: the longest-standing admin, else the
         // longest-standing member.
-        const bool owner_left = std::none_of(st.record.members.begin(), st.record.members.end(),
-                                             [](const MemberRecord& m) { return m.role == Role::kOwner; });
+        const bool owner_left =
+            std::none_of(st.record.members.begin(), st.record.members.end(),
+                         [](const MemberRecord& m) { return m.role == Role::kOwner; });
         if (was_owner && owner_left && !st.record.members.empty()) {
-          auto heir = std::min_element(
-              st.record.members.begin(), st.record.members.end(),
-              [](const MemberRecord& a, const MemberRecord& b) {
-                if (a.role != b.role) return a.role == Role::kAdmin;
-                return a.joined_seq < b.joined_seq;
-              });
+          auto heir = std::min_element(st.record.members.begin(), st.record.members.end(),
+                                       [](const MemberRecord& a, const MemberRecord& b) {
+                                         if (a.role != b.role) return a.role == Role::kAdmin;
+                                         return a.joined_seq < b.joined_seq;
+                                       });
           heir->role = Role::kOwner;
           LogEntry promoted = NewEntry(st, actor, EntryKind::kMember);
           promoted.member_user = heir->user_id;
@@ -646,12 +660,14 @@ void ChatService::SetRole(std::string actor, std::string conv_id, std::string us
         if (!state.ok()) return done(std::move(state).error());
         ConvState& st = **state;
         if (!st.IsGroup()) return done(Error::Forbidden("a direct conversation has no roles"));
-        if (st.Find(actor)->role != Role::kOwner) return done(Error::Forbidden("only owners change roles"));
+        if (st.Find(actor)->role != Role::kOwner)
+          return done(Error::Forbidden("only owners change roles"));
         MemberRecord* target = st.Find(user_id);
         if (target == nullptr) return done(Error::NotFound("not a member of this conversation"));
         if (target->role == role) return batch.Answer(std::move(done), st.record);
-        const auto owners = std::count_if(st.record.members.begin(), st.record.members.end(),
-                                          [](const MemberRecord& m) { return m.role == Role::kOwner; });
+        const auto owners =
+            std::count_if(st.record.members.begin(), st.record.members.end(),
+                          [](const MemberRecord& m) { return m.role == Role::kOwner; });
         if (target->role == Role::kOwner && owners == 1) {
           return done(Error::Conflict("a group needs an owner: make someone else owner first"));
         }
@@ -671,7 +687,8 @@ void ChatService::SetRole(std::string actor, std::string conv_id, std::string us
 
 void ChatService::Rename(std::string actor, std::string conv_id, std::string title,
                          Done<ConversationRecord> done) {
-  if (Status s = CheckLabel(title, options_.max_title_bytes, "title"); !s.ok()) return done(s.error());
+  if (Status s = CheckLabel(title, options_.max_title_bytes, "title"); !s.ok())
+    return done(s.error());
   auto shared_done = std::make_shared<Done<ConversationRecord>>(std::move(done));
   Submit(
       [this, actor = std::move(actor), conv_id = std::move(conv_id), title = std::move(title),
@@ -697,7 +714,8 @@ void ChatService::Rename(std::string actor, std::string conv_id, std::string tit
       [shared_done](const Error& e) { (*shared_done)(e); });
 }
 
-void ChatService::MarkRead(std::string user_id, std::string conv_id, int64_t seq, Done<int64_t> done) {
+void ChatService::MarkRead(std::string user_id, std::string conv_id, int64_t seq,
+                           Done<int64_t> done) {
   auto shared_done = std::make_shared<Done<int64_t>>(std::move(done));
   Submit(
       [this, user_id = std::move(user_id), conv_id = std::move(conv_id), seq,
@@ -708,7 +726,8 @@ void ChatService::MarkRead(std::string user_id, std::string conv_id, int64_t seq
         ConvState& st = **state;
         MemberRecord* me = st.Find(user_id);
         const int64_t target = std::min(seq, st.record.last_seq);
-        if (target <= me->read_seq) return batch.Answer(std::move(done), me->read_seq);  // never back
+        if (target <= me->read_seq)
+          return batch.Answer(std::move(done), me->read_seq);  // never back
         me->read_seq = target;
         me->delivered_seq = std::max(me->delivered_seq, target);  // read implies delivered
         batch.mutations.push_back(mutation::SetReadSeq{conv_id, user_id, target});
@@ -747,7 +766,8 @@ void ChatService::MarkDelivered(std::string user_id, std::string conv_id, int64_
 void ChatService::Typing(std::string user_id, std::string conv_id, Done<bool> done) {
   auto shared_done = std::make_shared<Done<bool>>(std::move(done));
   Submit(
-      [this, user_id = std::move(user_id), conv_id = std::move(conv_id), shared_done](Batch& batch) {
+      [this, user_id = std::move(user_id), conv_id = std::move(conv_id),
+       shared_done](Batch& batch) {
         Done<bool>& done = *shared_done;
         auto state = MemberState(conv_id, user_id);
         if (!state.ok()) return done(std::move(state).error());
@@ -769,7 +789,8 @@ void ChatService::Typing(std::string user_id, std::string conv_id, Done<bool> do
 Result<LogPage> ChatService::History(const std::string& user_id, const std::string& conv_id,
                                      std::optional<int64_t> after_seq,
                                      std::optional<int64_t> before_seq, int limit) {
-  if (after_seq && before_seq) return Error::InvalidRequest("give after_seq or before_seq, not both");
+  if (after_seq && before_seq)
+    return Error::InvalidRequest("give after_seq or before_seq, not both");
   if ((after_seq && *after_seq < 0) || (before_seq && *before_seq < 1)) {
     return Error::InvalidRequest("after_seq must be >= 0 and before_seq >= 1");
   }

@@ -26,10 +26,10 @@ struct ChatOptions {
   size_t max_body_bytes = 16 * 1024;
   size_t max_title_bytes = 128;
   size_t max_client_msg_id_bytes = 128;
-  size_t max_batch = 1024;            // commands folded into one transaction (one fsync)
-  size_t max_queue = 100'000;         // pending commands; past it writes fail `unavailable`
+  size_t max_batch = 1024;     // commands folded into one transaction (one fsync)
+  size_t max_queue = 100'000;  // pending commands; past it writes fail `unavailable`
   size_t max_cached_conversations = 100'000;
-  int receipt_fanout_max_members = 256;  // larger groups get no pushed read receipts
+  int receipt_fanout_max_members = 256;         // larger groups get no pushed read receipts
   size_t recent_entries_per_conversation = 64;  // served from memory to history reads
   size_t recent_conversations = 10'000;
 };
@@ -121,8 +121,8 @@ class ChatService {
   /// once at start-up, before any command.
   struct CommittedMessage {
     LogEntry message;
-    std::string conv_type;   // "direct" or "group"
-    std::string conv_title;  // groups only
+    std::string conv_type;                                    // "direct" or "group"
+    std::string conv_title;                                   // groups only
     std::shared_ptr<const std::vector<std::string>> members;  // shared, never copied per message
   };
   using MessageListener = std::function<void(const CommittedMessage& committed)>;
@@ -145,7 +145,8 @@ class ChatService {
   Result<ConvState*> MemberState(const std::string& conv_id, const std::string& user_id);
   Result<LogEntry> TargetMessage(Batch& batch, ConvState& state, int64_t seq);
   LogEntry NewEntry(ConvState& state, const std::string& sender, EntryKind kind);
-  void FanOut(Batch& batch, const ConvState& state, const LogEntry& entry, const Connection* origin);
+  void FanOut(Batch& batch, const ConvState& state, const LogEntry& entry,
+              const Connection* origin);
   /// Tells every member's devices `member`'s read and delivered positions.
   void PushReceipt(Batch& batch, const ConvState& state, const MemberRecord& member);
   void FanOutConversation(Batch& batch, const ConvState& state,
@@ -161,7 +162,7 @@ class ChatService {
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<std::pair<Command, std::function<void(const Error&)>>> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;                                                     // GUARDED_BY(mu_)
+  bool stopping_ = false;                                                    // GUARDED_BY(mu_)
 
   RecentLog recent_;  // thread-safe; written by the sequencer after each commit
   MessageListener on_message_;

@@ -23,7 +23,8 @@ using testing::IsEmpty;
 /// A device as the hub sees it: records every frame, parsed.
 class Device final : public Connection {
  public:
-  Device(std::string user, std::string device) : user_(std::move(user)), device_(std::move(device)) {}
+  Device(std::string user, std::string device)
+      : user_(std::move(user)), device_(std::move(device)) {}
   void Deliver(Frame frame) override {
     {
       std::lock_guard lock(mu_);
@@ -39,8 +40,7 @@ class Device final : public Connection {
     return arrived_.wait_for(lock, std::chrono::seconds(10), [&] {
       size_t n = 0;
       for (const auto& f : frames_) {
-        n += f.at("type").as_string() == type &&
-             (kind.empty() || f.at("kind").as_string() == kind);
+        n += f.at("type").as_string() == type && (kind.empty() || f.at("kind").as_string() == kind);
       }
       return n >= count;
     });
@@ -363,7 +363,8 @@ TEST_F(ChatServiceTest, ReadSeqNeverMovesBackAndUnreadCountsOthersMessages) {
   EXPECT_EQ(*read, 5);
   auto back = Call<int64_t>([&](auto done) { chat_->MarkRead(alice_, conv, 2, std::move(done)); });
   EXPECT_EQ(*back, 5);
-  auto beyond = Call<int64_t>([&](auto done) { chat_->MarkRead(alice_, conv, 99, std::move(done)); });
+  auto beyond =
+      Call<int64_t>([&](auto done) { chat_->MarkRead(alice_, conv, 99, std::move(done)); });
   EXPECT_EQ(*beyond, 5);  // clamped to the last seq
   EXPECT_EQ(chat_->GetConversation(alice_, conv)->unread, 0);
   ASSERT_TRUE(alice_phone->WaitFor("receipt", 1));
@@ -392,8 +393,9 @@ TEST_F(ChatServiceTest, TypingReachesOtherMembersOnly) {
   EXPECT_THAT(alice_phone->Frames("typing"), IsEmpty());
   EXPECT_EQ(bob_phone->Frames("typing").size(), 1u);
   EXPECT_THAT(carol_phone->Frames("typing"), IsEmpty());
-  EXPECT_EQ(Call<bool>([&](auto done) { chat_->Typing(carol_, conv, std::move(done)); }).error().code,
-            ErrorCode::kNotFound);
+  EXPECT_EQ(
+      Call<bool>([&](auto done) { chat_->Typing(carol_, conv, std::move(done)); }).error().code,
+      ErrorCode::kNotFound);
 }
 
 TEST_F(ChatServiceTest, HistoryFromMemoryMatchesHistoryFromStorage) {

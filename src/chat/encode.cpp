@@ -62,7 +62,8 @@ json::object ConversationJson(const ConversationRecord& c) {
   for (const MemberRecord& m : c.members) {
     members.emplace_back(m.user_id);
     roles[m.user_id] = RoleName(m.role);
-    receipts[m.user_id] = json::object{{"read_seq", m.read_seq}, {"delivered_seq", m.delivered_seq}};
+    receipts[m.user_id] =
+        json::object{{"read_seq", m.read_seq}, {"delivered_seq", m.delivered_seq}};
   }
   return {{"id", c.id},
           {"type", c.type},

@@ -19,10 +19,9 @@ void RecentLog::Append(const LogEntry& entry) {
   auto it = shard.runs.find(entry.conv_id);
   if (it == shard.runs.end()) {
     if (shard.runs.size() >= max_per_shard_) {
-      auto oldest = std::min_element(shard.runs.begin(), shard.runs.end(),
-                                     [](const auto& a, const auto& b) {
-                                       return a.second.last_used < b.second.last_used;
-                                     });
+      auto oldest = std::min_element(
+          shard.runs.begin(), shard.runs.end(),
+          [](const auto& a, const auto& b) { return a.second.last_used < b.second.last_used; });
       shard.runs.erase(oldest);
     }
     it = shard.runs.emplace(entry.conv_id, Run{}).first;

@@ -42,8 +42,8 @@ TEST(RecentLogTest, ServesWhatItHoldsContiguously) {
 TEST(RecentLogTest, RefusesWhatItCannotAnswerCompletely) {
   RecentLog log(4, 100);
   for (int64_t seq = 1; seq <= 6; ++seq) log.Append(Entry("c", seq));
-  EXPECT_FALSE(log.After("c", 1, 10).has_value());   // seq 2 was evicted
-  EXPECT_FALSE(log.After("c", 7, 10).has_value());   // ahead of the cache: ask the store
+  EXPECT_FALSE(log.After("c", 1, 10).has_value());  // seq 2 was evicted
+  EXPECT_FALSE(log.After("c", 7, 10).has_value());  // ahead of the cache: ask the store
   EXPECT_FALSE(log.After("other", 0, 10).has_value());
 }
 

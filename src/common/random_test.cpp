@@ -20,8 +20,7 @@ TEST(RandomTest, IdsHaveKindPrefixAndDoNotRepeat) {
 TEST(RandomTest, TokensAreUrlSafe) {
   const std::string t = RandomToken(32);
   EXPECT_EQ(t.size(), 43u);  // 32 bytes -> 43 base64 chars without padding
-  EXPECT_EQ(t.find_first_not_of(
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+  EXPECT_EQ(t.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
             std::string::npos);
 }
 

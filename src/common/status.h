@@ -34,25 +34,43 @@ struct Error {
   std::string message;
   std::optional<int64_t> retry_after_ms;
 
-  static Error InvalidRequest(std::string message) { return {ErrorCode::kInvalidRequest, std::move(message), {}}; }
-  static Error Unauthorized(std::string message) { return {ErrorCode::kUnauthorized, std::move(message), {}}; }
-  static Error Forbidden(std::string message) { return {ErrorCode::kForbidden, std::move(message), {}}; }
-  static Error NotFound(std::string message) { return {ErrorCode::kNotFound, std::move(message), {}}; }
-  static Error Conflict(std::string message) { return {ErrorCode::kConflict, std::move(message), {}}; }
+  static Error InvalidRequest(std::string message) {
+    return {ErrorCode::kInvalidRequest, std::move(message), {}};
+  }
+  static Error Unauthorized(std::string message) {
+    return {ErrorCode::kUnauthorized, std::move(message), {}};
+  }
+  static Error Forbidden(std::string message) {
+    return {ErrorCode::kForbidden, std::move(message), {}};
+  }
+  static Error NotFound(std::string message) {
+    return {ErrorCode::kNotFound, std::move(message), {}};
+  }
+  static Error Conflict(std::string message) {
+    return {ErrorCode::kConflict, std::move(message), {}};
+  }
   static Error RateLimited(int64_t retry_after_ms) {
     return {ErrorCode::kRateLimited, "too many requests, retry later", retry_after_ms};
   }
-  static Error PayloadTooLarge(std::string message) { return {ErrorCode::kPayloadTooLarge, std::move(message), {}}; }
-  static Error Unavailable(std::string message) { return {ErrorCode::kUnavailable, std::move(message), {}}; }
-  static Error Internal(std::string message) { return {ErrorCode::kInternal, std::move(message), {}}; }
+  static Error PayloadTooLarge(std::string message) {
+    return {ErrorCode::kPayloadTooLarge, std::move(message), {}};
+  }
+  static Error Unavailable(std::string message) {
+    return {ErrorCode::kUnavailable, std::move(message), {}};
+  }
+  static Error Internal(std::string message) {
+    return {ErrorCode::kInternal, std::move(message), {}};
+  }
 };
 
 /// A value or an Error. Per-request paths return these instead of throwing.
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value)
+      : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }

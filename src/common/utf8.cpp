@@ -33,7 +33,8 @@ bool IsValidUtf8(std::string_view text) {
       cp = (cp << 6) | (p[i] & 0x3F);
     }
     // Reject overlong encodings, UTF-16 surrogates and code points past Unicode's range.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return false;
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
+      return false;
     if (cp >= 0xD800 && cp <= 0xDFFF) return false;
     if (cp > 0x10FFFF) return false;
     p += len;

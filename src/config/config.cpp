@@ -570,8 +570,9 @@ Status ValidateConfig(const Config& config) {
           "argon2_mem_limit: " + std::to_string(config.argon2_mem_limit) +
               " bytes is below the OWASP minimum of 19 MiB (" + std::to_string(kMinArgon2MemLimit) +
               ")");
-  require(config.durability == "full" || config.durability == "normal" || config.durability == "off",
-          "durability: " + Quote(config.durability) + " is not one of full, normal, off");
+  require(
+      config.durability == "full" || config.durability == "normal" || config.durability == "off",
+      "durability: " + Quote(config.durability) + " is not one of full, normal, off");
   require(config.max_message_bytes > 0, "max_message_bytes: must be greater than 0");
   require(config.max_group_members >= 2, "max_group_members: must be at least 2");
   require(config.receipt_fanout_max_members >= 0, "receipt_fanout_max_members: must be >= 0");

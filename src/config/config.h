@@ -42,10 +42,10 @@ struct Config {
   std::vector<std::string> allowed_origins;  // WebSocket Origin allow-list; empty = same host only
 
   // [chat]
-  std::string durability = "full";           // full: fsync every commit (group commit); normal; off
-  uint64_t max_message_bytes = 16 * 1024;    // message body
+  std::string durability = "full";         // full: fsync every commit (group commit); normal; off
+  uint64_t max_message_bytes = 16 * 1024;  // message body
   int max_group_members = 10'000;
-  int receipt_fanout_max_members = 256;      // larger groups get no pushed read receipts
+  int receipt_fanout_max_members = 256;  // larger groups get no pushed read receipts
 
   // [presence] who is online, and who is told (docs/ARCHITECTURE.md, Presence)
   int presence_grace_ms = 5'000;         // offline announced only after this; one change per period
@@ -58,11 +58,11 @@ struct Config {
   double rate_auth_ip_burst = 20;
   double rate_auth_user_per_min = 10;  // login, per username
   double rate_auth_user_burst = 10;
-  double rate_send_per_min = 1200;           // messages (and edits, reactions) per user: 20/s
+  double rate_send_per_min = 1200;  // messages (and edits, reactions) per user: 20/s
   double rate_send_burst = 50;
-  double rate_typing_per_min = 60;           // typing notices per user
+  double rate_typing_per_min = 60;  // typing notices per user
   double rate_typing_burst = 10;
-  double rate_frames_per_min = 6000;         // WebSocket frames per connection: 100/s
+  double rate_frames_per_min = 6000;  // WebSocket frames per connection: 100/s
   double rate_frames_burst = 200;
 
   // [notify] notifications for members with no connected device (docs/ARCHITECTURE.md)
@@ -75,8 +75,8 @@ struct Config {
   int notify_retry_max_ms = 300'000;  // ...up to this
   int notify_visibility_timeout_ms = 60'000;  // a claimed job is redelivered after this
   int notify_http_timeout_ms = 10'000;        // one webhook or push POST
-  std::vector<std::string> notify_push_hosts = {
-      "fcm.googleapis.com", "push.services.mozilla.com", "notify.windows.com", "push.apple.com"};
+  std::vector<std::string> notify_push_hosts = {"fcm.googleapis.com", "push.services.mozilla.com",
+                                                "notify.windows.com", "push.apple.com"};
   std::string notify_vapid_subject = "mailto:admin@localhost";  // VAPID `sub`: how to reach you
 };
 

@@ -8,7 +8,9 @@ namespace parley {
 /// An outgoing frame, encoded once and shared by every connection it is sent to.
 using Frame = std::shared_ptr<const std::string>;
 
-inline Frame MakeFrame(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
+inline Frame MakeFrame(std::string text) {
+  return std::make_shared<const std::string>(std::move(text));
+}
 
 /// One authenticated client connection as the services see it: a place to deliver frames.
 /// Implemented by the WebSocket session in net/; services never see a socket.

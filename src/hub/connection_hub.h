@@ -66,7 +66,8 @@ class ConnectionHub {
   struct Shard {
     mutable std::mutex mu;
     // user id -> that user's connections; weak so that a dying session is never kept alive.
-    std::unordered_map<std::string, std::vector<std::weak_ptr<Connection>>> users;  // GUARDED_BY(mu)
+    std::unordered_map<std::string, std::vector<std::weak_ptr<Connection>>>
+        users;  // GUARDED_BY(mu)
   };
 
   Shard& ShardFor(std::string_view user_id);

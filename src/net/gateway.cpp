@@ -2,12 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 #include <thread>
@@ -27,8 +27,8 @@ GatewayMetrics::GatewayMetrics(MetricsRegistry& registry)
       http_seconds(registry.AddHistogram("parley_http_request_seconds",
                                          "Time from a request's arrival to its reply written",
                                          LatencyBuckets())),
-      http_connections(registry.AddGauge("parley_connections", "Open client connections",
-                                         {{"kind", "http"}})),
+      http_connections(
+          registry.AddGauge("parley_connections", "Open client connections", {{"kind", "http"}})),
       ws_connections(
           registry.AddGauge("parley_connections", "Open client connections", {{"kind", "ws"}})),
       ws_frames_in(registry.AddCounter("parley_ws_frames_received_total",
@@ -39,9 +39,9 @@ GatewayMetrics::GatewayMetrics(MetricsRegistry& registry)
           "parley_ws_slow_consumers_total",
           "Connections dropped because their outbound queue passed its bound")) {
   for (int code = 0; code < 9; ++code) {
-    errors[code] = &registry.AddCounter(
-        "parley_errors_total", "Errors answered to clients, by code",
-        {{"code", std::string(CodeName(static_cast<ErrorCode>(code)))}});
+    errors[code] =
+        &registry.AddCounter("parley_errors_total", "Errors answered to clients, by code",
+                             {{"code", std::string(CodeName(static_cast<ErrorCode>(code)))}});
   }
 }
 
@@ -52,8 +52,8 @@ class Gateway::Impl {
   Impl(GatewayOptions options, const Router& router, const WsApi& ws_api, AuthService& auth,
        ConnectionHub& hub, MetricsRegistry& metrics, asio::thread_pool& pool)
       : workers_(static_cast<size_t>(std::max(1, options.threads))),
-        context_{std::move(options), router, ws_api, auth, hub, net::GatewayMetrics(metrics), pool,
-                 {}, {}, {}},
+        context_{std::move(options),           router, ws_api, auth, hub,
+                 net::GatewayMetrics(metrics), pool,   {},     {},   {}},
         acceptor_(workers_[0].io),
         signals_(workers_[0].io, SIGTERM, SIGINT),
         drain_timer_(workers_[0].io) {
@@ -104,7 +104,8 @@ class Gateway::Impl {
       drain_timer_.expires_after(std::chrono::milliseconds(context_.options.drain_timeout_ms));
       drain_timer_.async_wait([this](const boost::system::error_code& wait_ec) {
         if (wait_ec) return;
-        spdlog::warn("drain deadline passed with {} connections left; stopping", live_sessions_.load());
+        spdlog::warn("drain deadline passed with {} connections left; stopping",
+                     live_sessions_.load());
         StopAll();
       });
       for (auto& worker : workers_) {

@@ -29,12 +29,13 @@ struct GatewayOptions {
   int heartbeat_ms = 30'000;
   int drain_timeout_ms = 5'000;
   std::vector<std::string> allowed_origins;  // empty: same host (or no Origin) only
-  double frames_per_min = 6000;  // per connection; refused frames get rate_limited
+  double frames_per_min = 6000;              // per connection; refused frames get rate_limited
   double frames_burst = 200;
 };
 
 /// The HTTP + WebSocket front door: one port, one io_context per thread, each connection
-/// owned by the io_context it was handed to (round robin) and touched only on that thread. Requests go to the Router (HTTP) or, after `auth`, to the WsApi.
+/// owned by the io_context it was handed to (round robin) and touched only on that thread. Requests
+/// go to the Router (HTTP) or, after `auth`, to the WsApi.
 ///
 /// Lifecycle: construct, Listen() (binds; start-up errors come back here), Run() (blocks
 /// until drained or stopped). SIGTERM/SIGINT, or Drain() from any thread, stop accepting,

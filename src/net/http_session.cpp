@@ -2,9 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -128,9 +128,9 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       first = false;
       auto [ec, n] = co_await http::async_read(stream_, buffer, parser, kTuple);
       if (ec == http::error::body_limit) {
-        const Error error = Error::PayloadTooLarge(
-            "request body is larger than " + std::to_string(context_.options.max_body_bytes) +
-            " bytes");
+        const Error error =
+            Error::PayloadTooLarge("request body is larger than " +
+                                   std::to_string(context_.options.max_body_bytes) + " bytes");
         co_await WriteError(error, 11);
         break;
       }
@@ -222,14 +222,22 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
 
   static ErrorCode CodeForStatus(int status) {
     switch (status) {
-      case 401: return ErrorCode::kUnauthorized;
-      case 403: return ErrorCode::kForbidden;
-      case 404: return ErrorCode::kNotFound;
-      case 409: return ErrorCode::kConflict;
-      case 413: return ErrorCode::kPayloadTooLarge;
-      case 429: return ErrorCode::kRateLimited;
-      case 503: return ErrorCode::kUnavailable;
-      default: return status >= 500 ? ErrorCode::kInternal : ErrorCode::kInvalidRequest;
+      case 401:
+        return ErrorCode::kUnauthorized;
+      case 403:
+        return ErrorCode::kForbidden;
+      case 404:
+        return ErrorCode::kNotFound;
+      case 409:
+        return ErrorCode::kConflict;
+      case 413:
+        return ErrorCode::kPayloadTooLarge;
+      case 429:
+        return ErrorCode::kRateLimited;
+      case 503:
+        return ErrorCode::kUnavailable;
+      default:
+        return status >= 500 ? ErrorCode::kInternal : ErrorCode::kInvalidRequest;
     }
   }
 

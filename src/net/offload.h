@@ -20,7 +20,8 @@ struct OffloadInitiation {
 
   template <class Handler>
   void operator()(Handler handler, std::function<R()> work) const {
-    boost::asio::post(pool, [home = home, handler = std::move(handler), work = std::move(work)]() mutable {
+    boost::asio::post(pool, [home = home, handler = std::move(handler),
+                             work = std::move(work)]() mutable {
       R result = work();
       boost::asio::post(home, [handler = std::move(handler), result = std::move(result)]() mutable {
         std::move(handler)(std::move(result));

@@ -35,7 +35,8 @@ constexpr auto kRefusalWindow = std::chrono::seconds(10);
 /// needs no lock (unlike the shared, keyed RateLimiter).
 class FrameBudget {
  public:
-  FrameBudget(double per_min, double burst) : per_ms_(per_min / 60'000.0), burst_(burst), tokens_(burst) {}
+  FrameBudget(double per_min, double burst)
+      : per_ms_(per_min / 60'000.0), burst_(burst), tokens_(burst) {}
 
   /// 0 when the frame may pass, else the ms until it would.
   int64_t Take(Clock::time_point now) {
@@ -150,7 +151,8 @@ class WsSession final : public Connection,
           StartClose(kCloseAuthFailed, "unauthorized");
         }
       } else if (!ws_.got_text()) {
-        Enqueue(ErrorFrame(nullptr, Error::InvalidRequest("binary frames are not supported; send JSON text")));
+        Enqueue(ErrorFrame(
+            nullptr, Error::InvalidRequest("binary frames are not supported; send JSON text")));
       } else if (!closing_) {
         context_.ws_api.Dispatch(text, shared_from_this());
       }
@@ -218,7 +220,8 @@ class WsSession final : public Connection,
       const bool authing = self->stage_ == Stage::kAwaitingAuth;
       const auto deadline =
           authing ? self->auth_deadline_
-                  : self->last_activity_ + 2 * std::chrono::milliseconds(self->context_.options.heartbeat_ms);
+                  : self->last_activity_ +
+                        2 * std::chrono::milliseconds(self->context_.options.heartbeat_ms);
       if (Clock::now() >= deadline) {
         if (authing) {
           self->StartClose(kCloseAuthTimeout, "authentication timeout");
@@ -279,17 +282,15 @@ class WsSession final : public Connection,
     if (!queue_.empty()) {
       writing_ = true;
       ws_.text(true);
-      ws_.async_write(asio::buffer(*queue_.front()),
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        self->OnWritten(ec);
-                      });
+      ws_.async_write(
+          asio::buffer(*queue_.front()),
+          [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWritten(ec); });
       return;
     }
     if (close_reason_) {
       writing_ = true;
-      ws_.async_close(*close_reason_, [self = shared_from_this()](beast::error_code) {
-        self->writing_ = false;
-      });
+      ws_.async_close(*close_reason_,
+                      [self = shared_from_this()](beast::error_code) { self->writing_ = false; });
       close_reason_.reset();
     }
   }

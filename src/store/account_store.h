@@ -83,8 +83,8 @@ class AccountStore {
   /// stores `new_hash` for the same device (kRotated). If it was already used, revokes the
   /// device (kReused). Two concurrent calls with the same old hash: exactly one rotates.
   virtual Result<RotateResult> RotateRefreshToken(std::string_view old_hash,
-                                                  std::string_view new_hash,
-                                                  int64_t new_expires_ms, int64_t now_ms) = 0;
+                                                  std::string_view new_hash, int64_t new_expires_ms,
+                                                  int64_t now_ms) = 0;
 };
 
 }  // namespace parley

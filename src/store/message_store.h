@@ -41,7 +41,7 @@ struct LogEntry {
   std::string id;      // opaque, unique ("m_...")
   std::string sender;  // who made the change
   EntryKind kind = EntryKind::kMessage;
-  int64_t ts = 0;      // ms since the epoch, assigned by the server
+  int64_t ts = 0;  // ms since the epoch, assigned by the server
 
   std::string client_msg_id;        // kMessage: the sender's idempotency key (may be empty)
   std::optional<std::string> body;  // kMessage: current body, nullopt once deleted; kEdit: new body
@@ -81,8 +81,8 @@ struct ConversationRecord {
 /// A conversation as one of its members sees it in a list or after sync.
 struct ConversationSummary {
   ConversationRecord conversation;
-  int64_t read_seq = 0;  // the viewing user's
-  int64_t unread = 0;    // others' undeleted messages above read_seq
+  int64_t read_seq = 0;                  // the viewing user's
+  int64_t unread = 0;                    // others' undeleted messages above read_seq
   std::optional<LogEntry> last_message;  // the newest kMessage entry, in its current state
 };
 
@@ -92,7 +92,7 @@ struct LogPage {
 };
 
 struct SearchHit {
-  LogEntry message;  // current state
+  LogEntry message;    // current state
   int64_t cursor = 0;  // pass as `before` to get the next (older) page
 };
 
