@@ -97,8 +97,16 @@ struct ChatService::Batch {
   std::vector<std::function<void(const Error&)>> on_failure;
   // Writes of this batch that reads from the store cannot see yet.
   std::unordered_map<std::string, LogEntry> pending_client_ids;  // Key(conv, sender, cmid)
-  std::unordered_map<std::string, LogEntry> pending_messages;    // Key(conv, seq)
+  std::unordered_map<std::string, LogEntry> pending_messages;    // MessageKey(conv, seq)
   std::unordered_map<std::string, std::string> pending_direct;   // direct key -> conv id
+
+  static std::string MessageKey(std::string_view conv_id, int64_t seq) {
+    return Key(conv_id, std::to_string(seq));
+  }
+  /// The current state of a message this batch changed, for later commands of the batch.
+  void Remember(const LogEntry& message) {
+    pending_messages[MessageKey(message.conv_id, message.seq)] = message;
+  }
 
   template <class T>
   void Answer(Done<T> done, T value) {
@@ -240,7 +248,7 @@ Result<LogEntry> ChatService::TargetMessage(Batch& batch, ConvState& state, int6
   if (seq < 1 || seq > state.record.last_seq) {
     return Error::NotFound("no entry " + std::to_string(seq) + " in this conversation");
   }
-  if (auto it = batch.pending_messages.find(Key(state.record.id, std::to_string(seq)));
+  if (auto it = batch.pending_messages.find(Batch::MessageKey(state.record.id, seq));
       it != batch.pending_messages.end()) {
     return it->second;
   }
@@ -298,85 +306,81 @@ void ChatService::FanOutConversation(Batch& batch, const ConvState& state,
 // Commands.
 
 void ChatService::CreateConversation(CreateRequest request, Done<CreateResult> done) {
-  auto shared_done = std::make_shared<Done<CreateResult>>(std::move(done));
-  Submit(
-      [this, request = std::move(request), shared_done](Batch& batch) {
-        Done<CreateResult>& done = *shared_done;
-        const std::string& user = request.user_id;
-        std::vector<std::string> members;
-        for (const auto& m : request.members) {
-          if (m != user && std::find(members.begin(), members.end(), m) == members.end()) {
-            members.push_back(m);
-          }
+  SubmitFor<CreateResult>(std::move(done), [this, request = std::move(request)](
+                                               Batch& batch, Done<CreateResult>& done) {
+    const std::string& user = request.user_id;
+    std::vector<std::string> members;
+    for (const auto& m : request.members) {
+      if (m != user && std::find(members.begin(), members.end(), m) == members.end()) {
+        members.push_back(m);
+      }
+    }
+    std::string direct_key;
+    if (request.type == "direct") {
+      if (members.size() != 1 || request.members.size() != 1) {
+        return done(Error::InvalidRequest("a direct conversation has exactly one other member"));
+      }
+      direct_key = std::min(user, members[0]) + "|" + std::max(user, members[0]);
+      std::optional<std::string> existing;
+      if (auto it = batch.pending_direct.find(direct_key); it != batch.pending_direct.end()) {
+        existing = it->second;
+      } else {
+        auto found = store_.FindDirect(direct_key);
+        if (!found.ok()) return done(std::move(found).error());
+        existing = *found;
+      }
+      if (existing) {
+        auto state = LoadState(*existing);
+        if (!state.ok()) return done(std::move(state).error());
+        return batch.Answer(std::move(done), CreateResult{(*state)->record, false});
+      }
+    } else if (request.type == "group") {
+      if (Status s = CheckLabel(request.title, options_.max_title_bytes, "title"); !s.ok()) {
+        return done(s.error());
+      }
+      if (members.size() + 1 > static_cast<size_t>(options_.max_group_members)) {
+        return done(Error::InvalidRequest("a group has at most " +
+                                          std::to_string(options_.max_group_members) + " members"));
+      }
+    } else {
+      return done(Error::InvalidRequest("type must be \"direct\" or \"group\""));
+    }
+    for (const auto& m : members) {
+      auto found = accounts_.FindUserById(m);
+      if (!found.ok()) {
+        if (found.error().code == ErrorCode::kNotFound) {
+          return done(Error::NotFound("no such user: " + m));
         }
-        std::string direct_key;
-        if (request.type == "direct") {
-          if (members.size() != 1 || request.members.size() != 1) {
-            return done(
-                Error::InvalidRequest("a direct conversation has exactly one other member"));
-          }
-          direct_key = std::min(user, members[0]) + "|" + std::max(user, members[0]);
-          std::optional<std::string> existing;
-          if (auto it = batch.pending_direct.find(direct_key); it != batch.pending_direct.end()) {
-            existing = it->second;
-          } else {
-            auto found = store_.FindDirect(direct_key);
-            if (!found.ok()) return done(std::move(found).error());
-            existing = *found;
-          }
-          if (existing) {
-            auto state = LoadState(*existing);
-            if (!state.ok()) return done(std::move(state).error());
-            return batch.Answer(std::move(done), CreateResult{(*state)->record, false});
-          }
-        } else if (request.type == "group") {
-          if (Status s = CheckLabel(request.title, options_.max_title_bytes, "title"); !s.ok()) {
-            return done(s.error());
-          }
-          if (members.size() + 1 > static_cast<size_t>(options_.max_group_members)) {
-            return done(Error::InvalidRequest(
-                "a group has at most " + std::to_string(options_.max_group_members) + " members"));
-          }
-        } else {
-          return done(Error::InvalidRequest("type must be \"direct\" or \"group\""));
-        }
-        for (const auto& m : members) {
-          auto found = accounts_.FindUserById(m);
-          if (!found.ok()) {
-            if (found.error().code == ErrorCode::kNotFound) {
-              return done(Error::NotFound("no such user: " + m));
-            }
-            return done(std::move(found).error());
-          }
-        }
+        return done(std::move(found).error());
+      }
+    }
 
-        auto state = std::make_unique<ConvState>();
-        ConversationRecord& record = state->record;
-        record.id = NewId('c');
-        record.type = request.type;
-        record.title = request.type == "group" ? request.title : "";
-        record.direct_key = direct_key;
-        record.created_by = user;
-        record.created_ms = clock_.NowMs();
-        LogEntry created = NewEntry(*state, user, EntryKind::kMember);
-        created.member_user = user;
-        created.member_action = "created";
-        const Role creator_role = request.type == "group" ? Role::kOwner : Role::kMember;
-        record.members.push_back({user, creator_role, created.seq, created.seq, created.seq});
-        for (const auto& m : members) {
-          record.members.push_back({m, Role::kMember, created.seq, created.seq, created.seq});
-        }
-        state->Reindex();
+    auto state = std::make_unique<ConvState>();
+    ConversationRecord& record = state->record;
+    record.id = NewId('c');
+    record.type = request.type;
+    record.title = request.type == "group" ? request.title : "";
+    record.direct_key = direct_key;
+    record.created_by = user;
+    record.created_ms = clock_.NowMs();
+    LogEntry created = NewEntry(*state, user, EntryKind::kMember);
+    created.member_user = user;
+    created.member_action = "created";
+    const Role creator_role = request.type == "group" ? Role::kOwner : Role::kMember;
+    record.members.push_back({user, creator_role, created.seq, created.seq, created.seq});
+    for (const auto& m : members) {
+      record.members.push_back({m, Role::kMember, created.seq, created.seq, created.seq});
+    }
+    state->Reindex();
 
-        batch.mutations.push_back(mutation::InsertConversation{record});
-        batch.mutations.push_back(mutation::AppendEntry{created});
-        if (!direct_key.empty()) batch.pending_direct[direct_key] = record.id;
-        batch.Answer(std::move(done), CreateResult{record, true});
-        FanOutConversation(batch, *state, {});
-        FanOut(batch, *state, created, nullptr);
-        states_[record.id] = std::move(state);
-      },
-      [shared_done](const Error& e) { (*shared_done)(e); });
+    batch.mutations.push_back(mutation::InsertConversation{record});
+    batch.mutations.push_back(mutation::AppendEntry{created});
+    if (!direct_key.empty()) batch.pending_direct[direct_key] = record.id;
+    batch.Answer(std::move(done), CreateResult{record, true});
+    FanOutConversation(batch, *state, {});
+    FanOut(batch, *state, created, nullptr);
+    states_[record.id] = std::move(state);
+  });
 }
 
 void ChatService::Send(SendRequest request, const Connection* origin, Done<LogEntry> done) {
@@ -386,67 +390,60 @@ void ChatService::Send(SendRequest request, const Connection* origin, Done<LogEn
     return done(Error::InvalidRequest("client_msg_id must be UTF-8 of at most " +
                                       std::to_string(options_.max_client_msg_id_bytes) + " bytes"));
   }
-  auto shared_done = std::make_shared<Done<LogEntry>>(std::move(done));
-  Submit(
-      [this, request = std::move(request), origin, shared_done](Batch& batch) {
-        Done<LogEntry>& done = *shared_done;
-        auto state = MemberState(request.conv_id, request.user_id);
-        if (!state.ok()) return done(std::move(state).error());
-        ConvState& st = **state;
+  SubmitFor<LogEntry>(std::move(done), [this, request = std::move(request), origin](
+                                           Batch& batch, Done<LogEntry>& done) {
+    auto state = MemberState(request.conv_id, request.user_id);
+    if (!state.ok()) return done(std::move(state).error());
+    ConvState& st = **state;
 
-        const std::string id_key = Key(request.conv_id, request.user_id, request.client_msg_id);
-        if (!request.client_msg_id.empty()) {
-          // A retry gets the first answer again and stores nothing.
-          if (auto it = batch.pending_client_ids.find(id_key);
-              it != batch.pending_client_ids.end()) {
-            return batch.Answer(std::move(done), it->second);
-          }
-          auto existing =
-              store_.FindByClientMsgId(request.conv_id, request.user_id, request.client_msg_id);
-          if (!existing.ok()) return done(std::move(existing).error());
-          if (existing->has_value()) return done(std::move(**existing));
-        }
-        if (request.reply_to != 0) {
-          auto target = TargetMessage(batch, st, request.reply_to);
-          if (!target.ok()) return done(std::move(target).error());
-        }
+    const std::string id_key = Key(request.conv_id, request.user_id, request.client_msg_id);
+    if (!request.client_msg_id.empty()) {
+      // A retry gets the first answer again and stores nothing.
+      if (auto it = batch.pending_client_ids.find(id_key); it != batch.pending_client_ids.end()) {
+        return batch.Answer(std::move(done), it->second);
+      }
+      auto existing =
+          store_.FindByClientMsgId(request.conv_id, request.user_id, request.client_msg_id);
+      if (!existing.ok()) return done(std::move(existing).error());
+      if (existing->has_value()) return done(std::move(**existing));
+    }
+    if (request.reply_to != 0) {
+      auto target = TargetMessage(batch, st, request.reply_to);
+      if (!target.ok()) return done(std::move(target).error());
+    }
 
-        LogEntry entry = NewEntry(st, request.user_id, EntryKind::kMessage);
-        entry.client_msg_id = request.client_msg_id;
-        entry.body = request.body;
-        entry.reply_to = request.reply_to;
-        batch.mutations.push_back(mutation::AppendEntry{entry});
-        // Sending moves the sender's own read position up to their message.
-        MemberRecord* me = st.Find(request.user_id);
-        me->read_seq = std::max(me->read_seq, entry.seq);
-        me->delivered_seq = std::max(me->delivered_seq, entry.seq);
-        batch.mutations.push_back(
-            mutation::SetReadSeq{request.conv_id, request.user_id, entry.seq});
-        batch.mutations.push_back(
-            mutation::SetDeliveredSeq{request.conv_id, request.user_id, entry.seq});
-        if (!request.client_msg_id.empty()) batch.pending_client_ids[id_key] = entry;
-        batch.pending_messages[Key(entry.conv_id, std::to_string(entry.seq))] = entry;
-        batch.Answer(std::move(done), entry);
-        FanOut(batch, st, entry, origin);
-        if (on_message_) {
-          // Membership as of this message: the shared list is immutable, later changes make a
-          // new one.
-          batch.after_commit.push_back(
-              [this, committed = CommittedMessage{entry, st.record.type, st.record.title,
-                                                  st.member_ids}] { on_message_(committed); });
-        }
-      },
-      [shared_done](const Error& e) { (*shared_done)(e); });
+    LogEntry entry = NewEntry(st, request.user_id, EntryKind::kMessage);
+    entry.client_msg_id = request.client_msg_id;
+    entry.body = request.body;
+    entry.reply_to = request.reply_to;
+    batch.mutations.push_back(mutation::AppendEntry{entry});
+    // Sending moves the sender's own read position up to their message.
+    MemberRecord* me = st.Find(request.user_id);
+    me->read_seq = std::max(me->read_seq, entry.seq);
+    me->delivered_seq = std::max(me->delivered_seq, entry.seq);
+    batch.mutations.push_back(mutation::SetReadSeq{request.conv_id, request.user_id, entry.seq});
+    batch.mutations.push_back(
+        mutation::SetDeliveredSeq{request.conv_id, request.user_id, entry.seq});
+    if (!request.client_msg_id.empty()) batch.pending_client_ids[id_key] = entry;
+    batch.Remember(entry);
+    batch.Answer(std::move(done), entry);
+    FanOut(batch, st, entry, origin);
+    if (on_message_) {
+      // Membership as of this message: the shared list is immutable, later changes make a
+      // new one.
+      batch.after_commit.push_back(
+          [this, committed = CommittedMessage{entry, st.record.type, st.record.title,
+                                              st.member_ids}] { on_message_(committed); });
+    }
+  });
 }
 
 void ChatService::Edit(std::string user_id, std::string conv_id, int64_t seq, std::string body,
                        const Connection* origin, Done<LogEntry> done) {
   if (Status s = CheckBody(body); !s.ok()) return done(s.error());
-  auto shared_done = std::make_shared<Done<LogEntry>>(std::move(done));
-  Submit(
-      [this, user_id = std::move(user_id), conv_id = std::move(conv_id), seq,
-       body = std::move(body), origin, shared_done](Batch& batch) {
-        Done<LogEntry>& done = *shared_done;
+  SubmitFor<LogEntry>(
+      std::move(done), [this, user_id = std::move(user_id), conv_id = std::move(conv_id), seq,
+                        body = std::move(body), origin](Batch& batch, Done<LogEntry>& done) {
         auto state = MemberState(conv_id, user_id);
         if (!state.ok()) return done(std::move(state).error());
         auto target = TargetMessage(batch, **state, seq);
@@ -462,20 +459,17 @@ void ChatService::Edit(std::string user_id, std::string conv_id, int64_t seq, st
         target->edited_ts = entry.ts;
         batch.mutations.push_back(mutation::AppendEntry{entry});
         batch.mutations.push_back(mutation::UpdateMessage{conv_id, seq, body, entry.ts, false});
-        batch.pending_messages[Key(conv_id, std::to_string(seq))] = *target;
+        batch.Remember(*target);
         batch.Answer(std::move(done), entry);
         FanOut(batch, **state, entry, origin);
-      },
-      [shared_done](const Error& e) { (*shared_done)(e); });
+      });
 }
 
 void ChatService::Delete(std::string user_id, std::string conv_id, int64_t seq,
                          const Connection* origin, Done<LogEntry> done) {
-  auto shared_done = std::make_shared<Done<LogEntry>>(std::move(done));
-  Submit(
-      [this, user_id = std::move(user_id), conv_id = std::move(conv_id), seq, origin,
-       shared_done](Batch& batch) {
-        Done<LogEntry>& done = *shared_done;
+  SubmitFor<LogEntry>(
+      std::move(done), [this, user_id = std::move(user_id), conv_id = std::move(conv_id), seq,
+                        origin](Batch& batch, Done<LogEntry>& done) {
         auto state = MemberState(conv_id, user_id);
         if (!state.ok()) return done(std::move(state).error());
         ConvState& st = **state;
@@ -496,21 +490,18 @@ void ChatService::Delete(std::string user_id, std::string conv_id, int64_t seq,
         batch.mutations.push_back(mutation::AppendEntry{entry});
         batch.mutations.push_back(
             mutation::UpdateMessage{conv_id, seq, std::nullopt, target->edited_ts, true});
-        batch.pending_messages[Key(conv_id, std::to_string(seq))] = *target;
+        batch.Remember(*target);
         batch.Answer(std::move(done), entry);
         FanOut(batch, st, entry, origin);
-      },
-      [shared_done](const Error& e) { (*shared_done)(e); });
+      });
 }
 
 void ChatService::React(std::string user_id, std::string conv_id, int64_t seq, std::string emoji,
                         const Connection* origin, Done<LogEntry> done) {
   if (Status s = CheckEmoji(emoji); !s.ok()) return done(s.error());
-  auto shared_done = std::make_shared<Done<LogEntry>>(std::move(done));
-  Submit(
-      [this, user_id = std::move(user_id), conv_id = std::move(conv_id), seq,
-       emoji = std::move(emoji), origin, shared_done](Batch& batch) {
-        Done<LogEntry>& done = *shared_done;
+  SubmitFor<LogEntry>(
+      std::move(done), [this, user_id = std::move(user_id), conv_id = std::move(conv_id), seq,
+                        emoji = std::move(emoji), origin](Batch& batch, Done<LogEntry>& done) {
         auto state = MemberState(conv_id, user_id);
         if (!state.ok()) return done(std::move(state).error());
         auto target = TargetMessage(batch, **state, seq);
@@ -539,20 +530,18 @@ void ChatService::React(std::string user_id, std::string conv_id, int64_t seq, s
         entry.reaction_added = !had;
         batch.mutations.push_back(mutation::AppendEntry{entry});
         batch.mutations.push_back(mutation::SetReaction{conv_id, seq, user_id, emoji, !had});
-        batch.pending_messages[Key(conv_id, std::to_string(seq))] = *target;
+        batch.Remember(*target);
         batch.Answer(std::move(done), entry);
         FanOut(batch, **state, entry, origin);
-      },
-      [shared_done](const Error& e) { (*shared_done)(e); });
+      });
 }
 
 void ChatService::AddMember(std::string actor, std::string conv_id, std::string user_id,
                             Done<ConversationRecord> done) {
-  auto shared_done = std::make_shared<Done<ConversationRecord>>(std::move(done));
-  Submit(
-      [this, actor = std::move(actor), conv_id = std::move(conv_id), user_id = std::move(user_id),
-       shared_done](Batch& batch) {
-        Done<ConversationRecord>& done = *shared_done;
+  SubmitFor<ConversationRecord>(
+      std::move(done),
+      [this, actor = std::move(actor), conv_id = std::move(conv_id), user_id = std::move(user_id)](
+          Batch& batch, Done<ConversationRecord>& done) {
         auto state = MemberState(conv_id, actor);
         if (!state.ok()) return done(std::move(state).error());
         ConvState& st = **state;
@@ -586,114 +575,105 @@ void ChatService::AddMember(std::string actor, std::string conv_id, std::string 
         batch.Answer(std::move(done), st.record);
         FanOut(batch, st, entry, nullptr);
         FanOutConversation(batch, st, {});
-      },
-      [shared_done](const Error& e) { (*shared_done)(e); });
+      });
 }
 
 void ChatService::RemoveMember(std::string actor, std::string conv_id, std::string user_id,
                                Done<ConversationRecord> done) {
-  auto shared_done = std::make_shared<Done<ConversationRecord>>(std::move(done));
-  Submit(
-      [this, actor = std::move(actor), conv_id = std::move(conv_id), user_id = std::move(user_id),
-       shared_done](Batch& batch) {
-        Done<ConversationRecord>& done = *shared_done;
-        auto state = MemberState(conv_id, actor);
-        if (!state.ok()) return done(std::move(state).error());
-        ConvState& st = **state;
-        if (!st.IsGroup()) return done(Error::Forbidden("nobody leaves a direct conversation"));
-        const MemberRecord* target = st.Find(user_id);
-        if (target == nullptr) return done(Error::NotFound("not a member of this conversation"));
-        const bool leaving = actor == user_id;
-        if (!leaving) {
-          const Role role = st.Find(actor)->role;
-          const bool allowed =
-              role == Role::kOwner || (role == Role::kAdmin && target->role == Role::kMember);
-          if (!allowed) return done(Error::Forbidden("not allowed to remove this member"));
-        }
-        const bool was_owner = target->role == Role::kOwner;
+  SubmitFor<ConversationRecord>(std::move(done), [this, actor = std::move(actor),
+                                                  conv_id = std::move(conv_id),
+                                                  user_id = std::move(user_id)](
+                                                     Batch& batch, Done<ConversationRecord>& done) {
+    auto state = MemberState(conv_id, actor);
+    if (!state.ok()) return done(std::move(state).error());
+    ConvState& st = **state;
+    if (!st.IsGroup()) return done(Error::Forbidden("nobody leaves a direct conversation"));
+    const MemberRecord* target = st.Find(user_id);
+    if (target == nullptr) return done(Error::NotFound("not a member of this conversation"));
+    const bool leaving = actor == user_id;
+    if (!leaving) {
+      const Role role = st.Find(actor)->role;
+      const bool allowed =
+          role == Role::kOwner || (role == Role::kAdmin && target->role == Role::kMember);
+      if (!allowed) return done(Error::Forbidden("not allowed to remove this member"));
+    }
+    const bool was_owner = target->role == Role::kOwner;
 
-        LogEntry entry = NewEntry(st, actor, EntryKind::kMember);
-        entry.member_user = user_id;
-        entry.member_action = leaving ? "left" : "removed";
-        // The removed user hears of it too, then hears nothing more.
-        FanOut(batch, st, entry, nullptr);
-        std::erase_if(st.record.members,
-                      [&](const MemberRecord& m) { return m.user_id == user_id; });
-        st.Reindex();
-        batch.mutations.push_back(mutation::AppendEntry{entry});
-        batch.mutations.push_back(mutation::RemoveMember{conv_id, user_id});
+    LogEntry entry = NewEntry(st, actor, EntryKind::kMember);
+    entry.member_user = user_id;
+    entry.member_action = leaving ? "left" : "removed";
+    // The removed user hears of it too, then hears nothing more.
+    FanOut(batch, st, entry, nullptr);
+    std::erase_if(st.record.members, [&](const MemberRecord& m) { return m.user_id == user_id; });
+    st.Reindex();
+    batch.mutations.push_back(mutation::AppendEntry{entry});
+    batch.mutations.push_back(mutation::RemoveMember{conv_id, user_id});
 
-        // The last owner leaving hands ownership on: the longest-standing admin, else the
-        // longest-standing member.
-        const bool owner_left =
-            std::none_of(st.record.members.begin(), st.record.members.end(),
-                         [](const MemberRecord& m) { return m.role == Role::kOwner; });
-        if (was_owner && owner_left && !st.record.members.empty()) {
-          auto heir = std::min_element(st.record.members.begin(), st.record.members.end(),
-                                       [](const MemberRecord& a, const MemberRecord& b) {
-                                         if (a.role != b.role) return a.role == Role::kAdmin;
-                                         return a.joined_seq < b.joined_seq;
-                                       });
-          heir->role = Role::kOwner;
-          LogEntry promoted = NewEntry(st, actor, EntryKind::kMember);
-          promoted.member_user = heir->user_id;
-          promoted.member_action = "role";
-          promoted.member_role = "owner";
-          batch.mutations.push_back(mutation::AppendEntry{promoted});
-          batch.mutations.push_back(mutation::UpsertMember{conv_id, *heir});
-          FanOut(batch, st, promoted, nullptr);
-        }
-        batch.Answer(std::move(done), st.record);
-        FanOutConversation(batch, st, {user_id});
-      },
-      [shared_done](const Error& e) { (*shared_done)(e); });
+    // The last owner leaving hands ownership on: the longest-standing admin, else the
+    // longest-standing member.
+    const bool owner_left =
+        std::none_of(st.record.members.begin(), st.record.members.end(),
+                     [](const MemberRecord& m) { return m.role == Role::kOwner; });
+    if (was_owner && owner_left && !st.record.members.empty()) {
+      auto heir = std::min_element(st.record.members.begin(), st.record.members.end(),
+                                   [](const MemberRecord& a, const MemberRecord& b) {
+                                     if (a.role != b.role) return a.role == Role::kAdmin;
+                                     return a.joined_seq < b.joined_seq;
+                                   });
+      heir->role = Role::kOwner;
+      LogEntry promoted = NewEntry(st, actor, EntryKind::kMember);
+      promoted.member_user = heir->user_id;
+      promoted.member_action = "role";
+      promoted.member_role = "owner";
+      batch.mutations.push_back(mutation::AppendEntry{promoted});
+      batch.mutations.push_back(mutation::UpsertMember{conv_id, *heir});
+      FanOut(batch, st, promoted, nullptr);
+    }
+    batch.Answer(std::move(done), st.record);
+    FanOutConversation(batch, st, {user_id});
+  });
 }
 
 void ChatService::SetRole(std::string actor, std::string conv_id, std::string user_id, Role role,
                           Done<ConversationRecord> done) {
-  auto shared_done = std::make_shared<Done<ConversationRecord>>(std::move(done));
-  Submit(
-      [this, actor = std::move(actor), conv_id = std::move(conv_id), user_id = std::move(user_id),
-       role, shared_done](Batch& batch) {
-        Done<ConversationRecord>& done = *shared_done;
-        auto state = MemberState(conv_id, actor);
-        if (!state.ok()) return done(std::move(state).error());
-        ConvState& st = **state;
-        if (!st.IsGroup()) return done(Error::Forbidden("a direct conversation has no roles"));
-        if (st.Find(actor)->role != Role::kOwner)
-          return done(Error::Forbidden("only owners change roles"));
-        MemberRecord* target = st.Find(user_id);
-        if (target == nullptr) return done(Error::NotFound("not a member of this conversation"));
-        if (target->role == role) return batch.Answer(std::move(done), st.record);
-        const auto owners =
-            std::count_if(st.record.members.begin(), st.record.members.end(),
-                          [](const MemberRecord& m) { return m.role == Role::kOwner; });
-        if (target->role == Role::kOwner && owners == 1) {
-          return done(Error::Conflict("a group needs an owner: make someone else owner first"));
-        }
-        target->role = role;
-        LogEntry entry = NewEntry(st, actor, EntryKind::kMember);
-        entry.member_user = user_id;
-        entry.member_action = "role";
-        entry.member_role = RoleName(role);
-        batch.mutations.push_back(mutation::AppendEntry{entry});
-        batch.mutations.push_back(mutation::UpsertMember{conv_id, *target});
-        batch.Answer(std::move(done), st.record);
-        FanOut(batch, st, entry, nullptr);
-        FanOutConversation(batch, st, {});
-      },
-      [shared_done](const Error& e) { (*shared_done)(e); });
+  SubmitFor<ConversationRecord>(std::move(done), [this, actor = std::move(actor),
+                                                  conv_id = std::move(conv_id),
+                                                  user_id = std::move(user_id), role](
+                                                     Batch& batch, Done<ConversationRecord>& done) {
+    auto state = MemberState(conv_id, actor);
+    if (!state.ok()) return done(std::move(state).error());
+    ConvState& st = **state;
+    if (!st.IsGroup()) return done(Error::Forbidden("a direct conversation has no roles"));
+    if (st.Find(actor)->role != Role::kOwner)
+      return done(Error::Forbidden("only owners change roles"));
+    MemberRecord* target = st.Find(user_id);
+    if (target == nullptr) return done(Error::NotFound("not a member of this conversation"));
+    if (target->role == role) return batch.Answer(std::move(done), st.record);
+    const auto owners = std::count_if(st.record.members.begin(), st.record.members.end(),
+                                      [](const MemberRecord& m) { return m.role == Role::kOwner; });
+    if (target->role == Role::kOwner && owners == 1) {
+      return done(Error::Conflict("a group needs an owner: make someone else owner first"));
+    }
+    target->role = role;
+    LogEntry entry = NewEntry(st, actor, EntryKind::kMember);
+    entry.member_user = user_id;
+    entry.member_action = "role";
+    entry.member_role = RoleName(role);
+    batch.mutations.push_back(mutation::AppendEntry{entry});
+    batch.mutations.push_back(mutation::UpsertMember{conv_id, *target});
+    batch.Answer(std::move(done), st.record);
+    FanOut(batch, st, entry, nullptr);
+    FanOutConversation(batch, st, {});
+  });
 }
 
 void ChatService::Rename(std::string actor, std::string conv_id, std::string title,
                          Done<ConversationRecord> done) {
   if (Status s = CheckLabel(title, options_.max_title_bytes, "title"); !s.ok())
     return done(s.error());
-  auto shared_done = std::make_shared<Done<ConversationRecord>>(std::move(done));
-  Submit(
-      [this, actor = std::move(actor), conv_id = std::move(conv_id), title = std::move(title),
-       shared_done](Batch& batch) {
-        Done<ConversationRecord>& done = *shared_done;
+  SubmitFor<ConversationRecord>(
+      std::move(done), [this, actor = std::move(actor), conv_id = std::move(conv_id),
+                        title = std::move(title)](Batch& batch, Done<ConversationRecord>& done) {
         auto state = MemberState(conv_id, actor);
         if (!state.ok()) return done(std::move(state).error());
         ConvState& st = **state;
@@ -710,17 +690,14 @@ void ChatService::Rename(std::string actor, std::string conv_id, std::string tit
         batch.Answer(std::move(done), st.record);
         FanOut(batch, st, entry, nullptr);
         FanOutConversation(batch, st, {});
-      },
-      [shared_done](const Error& e) { (*shared_done)(e); });
+      });
 }
 
 void ChatService::MarkRead(std::string user_id, std::string conv_id, int64_t seq,
                            Done<int64_t> done) {
-  auto shared_done = std::make_shared<Done<int64_t>>(std::move(done));
-  Submit(
-      [this, user_id = std::move(user_id), conv_id = std::move(conv_id), seq,
-       shared_done](Batch& batch) {
-        Done<int64_t>& done = *shared_done;
+  SubmitFor<int64_t>(
+      std::move(done), [this, user_id = std::move(user_id), conv_id = std::move(conv_id), seq](
+                           Batch& batch, Done<int64_t>& done) {
         auto state = MemberState(conv_id, user_id);
         if (!state.ok()) return done(std::move(state).error());
         ConvState& st = **state;
@@ -736,17 +713,14 @@ void ChatService::MarkRead(std::string user_id, std::string conv_id, int64_t seq
         if (st.record.members.size() <= static_cast<size_t>(options_.receipt_fanout_max_members)) {
           PushReceipt(batch, st, *me);
         }
-      },
-      [shared_done](const Error& e) { (*shared_done)(e); });
+      });
 }
 
 void ChatService::MarkDelivered(std::string user_id, std::string conv_id, int64_t seq,
                                 Done<int64_t> done) {
-  auto shared_done = std::make_shared<Done<int64_t>>(std::move(done));
-  Submit(
-      [this, user_id = std::move(user_id), conv_id = std::move(conv_id), seq,
-       shared_done](Batch& batch) {
-        Done<int64_t>& done = *shared_done;
+  SubmitFor<int64_t>(
+      std::move(done), [this, user_id = std::move(user_id), conv_id = std::move(conv_id), seq](
+                           Batch& batch, Done<int64_t>& done) {
         auto state = MemberState(conv_id, user_id);
         if (!state.ok()) return done(std::move(state).error());
         ConvState& st = **state;
@@ -759,28 +733,23 @@ void ChatService::MarkDelivered(std::string user_id, std::string conv_id, int64_
         // Delivery ticks are pushed in direct conversations only: in a group every message
         // would cause a receipt to every member from every member.
         if (!st.IsGroup()) PushReceipt(batch, st, *me);
-      },
-      [shared_done](const Error& e) { (*shared_done)(e); });
+      });
 }
 
 void ChatService::Typing(std::string user_id, std::string conv_id, Done<bool> done) {
-  auto shared_done = std::make_shared<Done<bool>>(std::move(done));
-  Submit(
-      [this, user_id = std::move(user_id), conv_id = std::move(conv_id),
-       shared_done](Batch& batch) {
-        Done<bool>& done = *shared_done;
-        auto state = MemberState(conv_id, user_id);
-        if (!state.ok()) return done(std::move(state).error());
-        Frame frame =
-            MakeFrame(json::serialize(Event("typing", {{"conv", conv_id}, {"user", user_id}})));
-        batch.Answer(std::move(done), true);
-        batch.after_commit.push_back([this, members = (*state)->member_ids, user_id, frame] {
-          for (const auto& user : *members) {
-            if (user != user_id) hub_.SendToUser(user, frame);
-          }
-        });
-      },
-      [shared_done](const Error& e) { (*shared_done)(e); });
+  SubmitFor<bool>(std::move(done), [this, user_id = std::move(user_id),
+                                    conv_id = std::move(conv_id)](Batch& batch, Done<bool>& done) {
+    auto state = MemberState(conv_id, user_id);
+    if (!state.ok()) return done(std::move(state).error());
+    Frame frame =
+        MakeFrame(json::serialize(Event("typing", {{"conv", conv_id}, {"user", user_id}})));
+    batch.Answer(std::move(done), true);
+    batch.after_commit.push_back([this, members = (*state)->member_ids, user_id, frame] {
+      for (const auto& user : *members) {
+        if (user != user_id) hub_.SendToUser(user, frame);
+      }
+    });
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -137,6 +137,14 @@ class ChatService {
   using Command = std::function<void(Batch&)>;
 
   void Submit(Command command, std::function<void(const Error&)> reject);
+  /// Submit for a command that answers `done`: the command gets it by reference, and it is
+  /// answered `unavailable` if the command cannot be queued.
+  template <class T, class Body>
+  void SubmitFor(Done<T> done, Body body) {
+    auto shared_done = std::make_shared<Done<T>>(std::move(done));
+    Submit([shared_done, body = std::move(body)](Batch& batch) { body(batch, *shared_done); },
+           [shared_done](const Error& e) { (*shared_done)(e); });
+  }
   void Loop();
   void RunBatch(std::vector<std::pair<Command, std::function<void(const Error&)>>>& commands);
 
