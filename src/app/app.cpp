@@ -85,6 +85,9 @@ struct App::Parts {
 
 namespace {
 
+// Every store shares this one file: one schema version, one WAL.
+std::string DatabasePath(const Config& config) { return config.data_dir + "/parley.db"; }
+
 sqlite::Durability ParseDurability(const std::string& name) {
   if (name == "normal") return sqlite::Durability::kNormal;
   if (name == "off") return sqlite::Durability::kOff;
@@ -97,7 +100,7 @@ sqlite::Durability ParseDurability(const std::string& name) {
 template <class Parts>
 Status StartNotifications(Parts& p) {
   const Config& config = p.config;
-  const std::string db_path = config.data_dir + "/parley.db";
+  const std::string db_path = DatabasePath(config);
   const sqlite::Durability durability = ParseDurability(config.durability);
   auto jobs = SqliteJobQueue::Open(db_path, durability);
   if (!jobs.ok()) return std::move(jobs).error();
@@ -158,7 +161,7 @@ template <class Parts>
 Status StartPresence(Parts& p) {
   const Config& config = p.config;
   auto last_seen =
-      SqliteLastSeenStore::Open(config.data_dir + "/parley.db", ParseDurability(config.durability));
+      SqliteLastSeenStore::Open(DatabasePath(config), ParseDurability(config.durability));
   if (!last_seen.ok()) return std::move(last_seen).error();
   p.last_seen = std::move(*last_seen);
   p.presence_store = std::make_unique<LocalPresenceStore>(*p.last_seen);
@@ -197,7 +200,7 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   }
   ::chmod(config.data_dir.c_str(), 0700);  // accounts and keys live here
 
-  const std::string db_path = config.data_dir + "/parley.db";
+  const std::string db_path = DatabasePath(config);
   const sqlite::Durability durability = ParseDurability(config.durability);
   auto accounts = SqliteAccountStore::Open(db_path, durability);
   if (!accounts.ok()) return std::move(accounts).error();
