@@ -80,11 +80,7 @@ Result<std::unique_ptr<SqliteJobQueue>> SqliteJobQueue::Open(const std::string& 
        "SELECT (SELECT count(*) FROM notify_jobs WHERE lease = 0), "
        "(SELECT count(*) FROM notify_jobs WHERE lease <> 0), (SELECT count(*) FROM notify_dead)"},
   };
-  for (const auto& [stmt, sql] : to_prepare) {
-    Result<Statement> prepared = (*db)->Prepare(sql, /*persistent=*/true);
-    if (!prepared.ok()) return std::move(prepared).error();
-    *stmt = std::move(*prepared);
-  }
+  if (Status s = sqlite::PrepareAll(**db, to_prepare); !s.ok()) return s.error();
   return std::unique_ptr<SqliteJobQueue>(new SqliteJobQueue(std::move(*db), std::move(st)));
 }
 

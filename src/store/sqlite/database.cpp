@@ -211,4 +211,13 @@ Status Transaction::Commit() {
   return status;
 }
 
+Status PrepareAll(Database& db, StatementList statements) {
+  for (const auto& [target, sql] : statements) {
+    Result<Statement> stmt = db.Prepare(sql, /*persistent=*/true);
+    if (!stmt.ok()) return std::move(stmt).error();
+    *target = std::move(*stmt);
+  }
+  return Status::Ok();
+}
+
 }  // namespace parley::sqlite

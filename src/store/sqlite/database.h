@@ -14,9 +14,12 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/status.h"
 
@@ -156,5 +159,14 @@ class Transaction {
 
   Database* db_;  // null once committed or moved from
 };
+
+/// Prepares each statement (persistent: they live as long as the connection) into its target.
+/// The first failure is returned; targets prepared before it stay prepared.
+using StatementList = std::span<const std::pair<Statement*, std::string_view>>;
+Status PrepareAll(Database& db, StatementList statements);
+inline Status PrepareAll(
+    Database& db, std::initializer_list<std::pair<Statement*, std::string_view>> statements) {
+  return PrepareAll(db, StatementList(statements.begin(), statements.size()));
+}
 
 }  // namespace parley::sqlite

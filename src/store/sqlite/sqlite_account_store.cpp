@@ -99,11 +99,7 @@ Result<std::unique_ptr<SqliteAccountStore>> SqliteAccountStore::Open(
        "FROM refresh_tokens t JOIN devices d ON d.id = t.device_id WHERE t.token_hash = ?1"},
       {&statements->use_token, "UPDATE refresh_tokens SET used_ms = ?2 WHERE token_hash = ?1"},
   };
-  for (const auto& [target, sql] : to_prepare) {
-    Result<Statement> stmt = (*db)->Prepare(sql, /*persistent=*/true);
-    if (!stmt.ok()) return std::move(stmt).error();
-    *target = std::move(*stmt);
-  }
+  if (Status s = sqlite::PrepareAll(**db, to_prepare); !s.ok()) return s.error();
   return std::unique_ptr<SqliteAccountStore>(
       new SqliteAccountStore(std::move(*db), std::move(statements)));
 }

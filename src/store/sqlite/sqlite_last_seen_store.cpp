@@ -36,11 +36,7 @@ Result<std::unique_ptr<SqliteLastSeenStore>> SqliteLastSeenStore::Open(
       {&statements->begin_read, "BEGIN"},
       {&statements->end_read, "COMMIT"},
   }};
-  for (const auto& [target, sql] : to_prepare) {
-    Result<Statement> stmt = (*db)->Prepare(sql, /*persistent=*/true);
-    if (!stmt.ok()) return std::move(stmt).error();
-    *target = std::move(*stmt);
-  }
+  if (Status s = sqlite::PrepareAll(**db, to_prepare); !s.ok()) return s.error();
   return std::unique_ptr<SqliteLastSeenStore>(
       new SqliteLastSeenStore(std::move(*db), std::move(statements)));
 }

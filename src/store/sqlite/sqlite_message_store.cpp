@@ -89,18 +89,8 @@ struct ReadStatements {
   Statement shares_a_conversation;
 };
 
-Status PrepareAll(Database& db,
-                  std::initializer_list<std::pair<Statement*, std::string_view>> list) {
-  for (const auto& [target, sql] : list) {
-    Result<Statement> stmt = db.Prepare(sql, /*persistent=*/true);
-    if (!stmt.ok()) return std::move(stmt).error();
-    *target = std::move(*stmt);
-  }
-  return Status::Ok();
-}
-
 Status PrepareWriter(Database& db, WriteStatements& s) {
-  return PrepareAll(
+  return sqlite::PrepareAll(
       db,
       {
           {&s.insert_conversation,
@@ -154,7 +144,7 @@ Status PrepareWriter(Database& db, WriteStatements& s) {
 }
 
 Status PrepareReader(Database& db, ReadStatements& s) {
-  return PrepareAll(
+  return sqlite::PrepareAll(
       db, {
               {&s.begin, "BEGIN"},
               {&s.end, "COMMIT"},
