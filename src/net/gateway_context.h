@@ -4,7 +4,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "api/router.h"
 #include "api/ws_api.h"
@@ -23,11 +27,36 @@ class Session {
   virtual void Shutdown() = 0;
 };
 
+/// A connection that takes outgoing frames on its worker's thread (the WebSocket session).
+class FrameSink {
+ public:
+  virtual ~FrameSink() = default;
+  /// Queues a frame; it goes out with the next flush.
+  virtual void Enqueue(Frame frame) = 0;
+  /// Writes everything queued, in one gathered send where the socket takes it.
+  virtual void Flush() = 0;
+};
+
 /// One io_context, its thread, and the sessions it owns. `sessions` is touched only on this
 /// worker's thread, which is what lets a drain reach every connection without a lock.
+///
+/// Frames from other threads (Connection::Deliver) wait in `inbox` and are taken by one
+/// handler per burst, so a fan-out costs one thread hop per worker, not one per recipient.
+/// Sessions with frames queued wait in `to_flush` until the end of the current burst of
+/// handlers, so everything queued for a connection meanwhile leaves in one send.
 struct Worker {
   boost::asio::io_context io{1};
   std::unordered_set<Session*> sessions;
+
+  std::mutex inbox_mu;
+  std::vector<std::pair<std::shared_ptr<FrameSink>, Frame>> inbox;  // GUARDED_BY(inbox_mu)
+  bool inbox_posted = false;                                        // GUARDED_BY(inbox_mu)
+
+  // This worker's thread only.
+  std::vector<std::pair<std::shared_ptr<FrameSink>, Frame>> inbox_taken;
+  std::vector<std::shared_ptr<FrameSink>> to_flush;
+  bool flush_posted = false;
+  std::unique_ptr<uint8_t[]> read_scratch;  // shared by the sessions: one read at a time
 };
 
 /// The gateway's counters, registered once at start-up.

@@ -15,6 +15,7 @@
 
 #include "api/json_fields.h"
 #include "net/offload.h"
+#include "net/ws_codec.h"
 #include "net/ws_session.h"
 
 namespace parley::net {
@@ -164,6 +165,11 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       refusal = Error::NotFound("no WebSocket endpoint at this path");
     } else if (!OriginAllowed(context_.options, req)) {
       refusal = Error::Forbidden("origin not allowed");
+    } else if (req[http::field::sec_websocket_version] != "13") {
+      refusal =
+          Error::InvalidRequest("unsupported WebSocket version: send Sec-WebSocket-Version: 13");
+    } else if (!ws::ValidClientKey(req[http::field::sec_websocket_key])) {
+      refusal = Error::InvalidRequest("missing or malformed Sec-WebSocket-Key");
     } else if (context_.draining) {
       refusal = Error::Unavailable("server is shutting down");
     }
@@ -172,7 +178,8 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       co_return;
     }
     stream_.expires_never();
-    StartWsSession(context_, worker_, stream_.release_socket(), std::move(req));
+    StartWsSession(context_, worker_, stream_.release_socket(),
+                   req[http::field::sec_websocket_key]);
   }
 
   // Returns whether the connection stays open.

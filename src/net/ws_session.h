@@ -1,8 +1,7 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <string_view>
 
 #include "net/gateway_context.h"
 
@@ -15,10 +14,11 @@ inline constexpr int kCloseAuthTimeout = 4408;  // no auth frame in time
 inline constexpr int kCloseHeartbeat = 4000;    // silent for longer than 2 x heartbeat_ms
 inline constexpr int kCloseRateLimited = 4429;  // kept sending far over the frame rate
 
-/// Takes over an upgraded socket: completes the WebSocket handshake, waits for the auth
-/// frame, then serves requests through the WsApi until either side closes. Runs entirely on
-/// `worker`'s thread; other threads reach it only through Connection::Deliver/Close.
+/// Takes over a socket whose upgrade request was accepted (`client_key`: its valid
+/// Sec-WebSocket-Key): answers 101, waits for the auth frame, then serves requests through the
+/// WsApi until either side closes. Runs entirely on `worker`'s thread; other threads reach it
+/// only through Connection::Deliver/Close.
 void StartWsSession(GatewayContext& context, Worker& worker, boost::asio::ip::tcp::socket socket,
-                    boost::beast::http::request<boost::beast::http::string_body> upgrade);
+                    std::string_view client_key);
 
 }  // namespace parley::net

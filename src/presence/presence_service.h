@@ -35,7 +35,11 @@ struct PresenceOptions {
   /// Users one connection may subscribe to, and users one query may ask about.
   size_t max_subscriptions = 200;
   size_t max_text_bytes = 64;
-  size_t contacts_cache_users = 100'000;
+  /// Contact lists kept for the next change of the same user (disconnect, away, a flap). Sized
+  /// for the users whose state changes at about the same time, not for everyone online: a list
+  /// of a member of a few 100-member groups is ~8 KB, more than the connection itself
+  /// (docs/BENCHMARKS.md, W1). A miss costs one ListContacts read on the presence thread.
+  size_t contacts_cache_users = 2'048;
   /// last_seen is written to storage in one batch at most this often (and at shutdown).
   int64_t flush_interval_ms = 1'000;
   /// Client requests (status, subscriptions) are refused `unavailable` while this many tasks
