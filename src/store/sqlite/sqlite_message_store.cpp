@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <string>
 #include <type_traits>
 #include <unordered_set>
@@ -39,7 +40,6 @@ struct WriteStatements {
   Database* db = nullptr;  // the connection they belong to
   Statement insert_conversation;
   Statement upsert_member;
-  Statement entry_exists;
   Statement insert_entry;
   Statement bump_conversation;
   Statement index_body;
@@ -52,9 +52,13 @@ struct WriteStatements {
   Statement remove_reaction;
   Statement remove_member;
   Statement set_title;
-  Statement set_read_seq;
-  Statement set_delivered_seq;
+  Statement advance_member;
 
+  // Read and delivered positions of the batch being applied, (conv, user) -> highest of each,
+  // written as one UPDATE per member (a busy sender moves both once per batch, not twice per
+  // message). They only move forward, so they commute with appends; they are written before
+  // any other kind of change (membership) and at the end of the batch.
+  std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> member_positions;
   // Search-index changes of the batch being applied, run after all its other statements.
   // FTS5 writes its pending terms out as a new index segment whenever another statement
   // opens a savepoint; interleaved, that was a segment per message (28% of a message's cost
@@ -75,6 +79,7 @@ struct ReadStatements {
   Statement find_direct;
   Statement get_member;
   Statement find_by_client_msg_id;
+  Statement client_msg_id_exists;
   Statement get_entry;
   Statement log_after;
   Statement log_before;
@@ -104,15 +109,16 @@ Status PrepareWriter(Database& db, WriteStatements& s) {
            "role = excluded.role, read_seq = MAX(read_seq, excluded.read_seq), "
            "delivered_seq = MAX(delivered_seq, excluded.delivered_seq), "
            "joined_seq = excluded.joined_seq"},
-          {&s.entry_exists, "SELECT 1 FROM entries WHERE conv_id = ?1 AND seq = ?2"},
           {&s.insert_entry,
            "INSERT INTO entries (conv_id, seq, id, sender, kind, ts, client_msg_id, body, "
            "reply_to, edited_ts, deleted, target_seq, emoji, reaction_added, member_user, "
            "member_action, member_role, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
            "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING rowid"},
+          // Also the gap check: an entry may only follow the conversation's last seq (a new
+          // conversation is stored with the seq of its first entry already counted).
           {&s.bump_conversation,
            "UPDATE conversations SET last_seq = MAX(last_seq, ?2), "
-           "last_activity_ms = MAX(last_activity_ms, ?3) WHERE id = ?1"},
+           "last_activity_ms = MAX(last_activity_ms, ?3) WHERE id = ?1 AND last_seq >= ?2 - 1"},
           {&s.index_body, "INSERT INTO entries_fts (rowid, body) VALUES (?1, ?2)"},
           // External content: FTS5 finds the index entries to remove by re-tokenizing the old
           // text, which must be exactly what was indexed.
@@ -135,11 +141,9 @@ Status PrepareWriter(Database& db, WriteStatements& s) {
            "DELETE FROM reactions WHERE conv_id = ?1 AND seq = ?2 AND emoji = ?3 AND user_id = ?4"},
           {&s.remove_member, "DELETE FROM members WHERE conv_id = ?1 AND user_id = ?2"},
           {&s.set_title, "UPDATE conversations SET title = ?2 WHERE id = ?1"},
-          {&s.set_read_seq,
-           "UPDATE members SET read_seq = MAX(read_seq, ?3) WHERE conv_id = ?1 AND user_id = ?2"},
-          {&s.set_delivered_seq,
-           "UPDATE members SET delivered_seq = MAX(delivered_seq, ?3) "
-           "WHERE conv_id = ?1 AND user_id = ?2"},
+          {&s.advance_member,
+           "UPDATE members SET read_seq = MAX(read_seq, ?3), "
+           "delivered_seq = MAX(delivered_seq, ?4) WHERE conv_id = ?1 AND user_id = ?2"},
       });
 }
 
@@ -162,6 +166,8 @@ Status PrepareReader(Database& db, ReadStatements& s) {
                "SELECT " PARLEY_ENTRY_COLUMNS
                " FROM entries e WHERE e.conv_id = ?1 AND e.sender = ?2 AND e.client_msg_id = ?3 "
                "AND e.kind = 'message'"},
+              {&s.client_msg_id_exists,
+               "SELECT 1 FROM entries WHERE conv_id = ?1 AND sender = ?2 AND client_msg_id = ?3"},
               {&s.get_entry, "SELECT " PARLEY_ENTRY_COLUMNS
                              " FROM entries e WHERE e.conv_id = ?1 AND e.seq = ?2"},
               {&s.log_after,
@@ -338,12 +344,15 @@ Status ApplyOne(WriteStatements& s, const mutation::AppendEntry& op) {
   const LogEntry& e = op.entry;
   const std::string what = "AppendEntry " + e.conv_id + "/" + std::to_string(e.seq);
   if (e.seq < 1) return Error::Internal(what + ": seq must be at least 1");
-  if (e.seq > 1) {
-    ScopedReset reset(s.entry_exists);
-    if (Status st = BindAll(s.entry_exists, e.conv_id, e.seq - 1); !st.ok()) return st;
-    Result<bool> row = s.entry_exists.Step();
-    if (!row.ok()) return InContext(std::move(row).error(), what);
-    if (!*row) return Error::Internal(what + ": the previous seq is missing (a gap in the log)");
+  // Checked first, so that an entry of a conversation that does not exist is not a foreign key
+  // failure (the same kInternal either way).
+  if (Status st = BindAndRun(s.bump_conversation, e.conv_id, e.seq, e.ts); !st.ok()) {
+    return InContext(st.error(), what);
+  }
+  if (s.db->Changes() == 0) {
+    return Error::Internal(what +
+                           ": the previous seq is missing (a gap in the log), or no such "
+                           "conversation");
   }
 
   const bool is_message = e.kind == EntryKind::kMessage;
@@ -369,9 +378,6 @@ Status ApplyOne(WriteStatements& s, const mutation::AppendEntry& op) {
     rowid = insert.ColumnInt64(0);
   }
   if (is_message && body) s.fts_changes.push_back({true, rowid, std::string(*body)});
-  if (Status st = BindAndRun(s.bump_conversation, e.conv_id, e.seq, e.ts); !st.ok()) {
-    return InContext(st.error(), what);
-  }
   return Status::Ok();
 }
 
@@ -442,18 +448,36 @@ Status ApplyOne(WriteStatements& s, const mutation::SetTitle& op) {
 }
 
 Status ApplyOne(WriteStatements& s, const mutation::SetReadSeq& op) {
-  if (Status st = BindAndRun(s.set_read_seq, op.conv_id, op.user_id, op.read_seq); !st.ok()) {
-    return InContext(st.error(), "SetReadSeq " + op.conv_id + " " + op.user_id);
-  }
+  auto& [read, delivered] = s.member_positions[{op.conv_id, op.user_id}];
+  read = std::max(read, op.read_seq);
   return Status::Ok();
 }
 
 Status ApplyOne(WriteStatements& s, const mutation::SetDeliveredSeq& op) {
-  if (Status st = BindAndRun(s.set_delivered_seq, op.conv_id, op.user_id, op.delivered_seq);
-      !st.ok()) {
-    return InContext(st.error(), "SetDeliveredSeq " + op.conv_id + " " + op.user_id);
-  }
+  auto& [read, delivered] = s.member_positions[{op.conv_id, op.user_id}];
+  delivered = std::max(delivered, op.delivered_seq);
   return Status::Ok();
+}
+
+// Writes the positions collected since the last call (see member_positions).
+Status WriteMemberPositions(WriteStatements& s) {
+  for (const auto& [key, seqs] : s.member_positions) {
+    if (Status st = BindAndRun(s.advance_member, key.first, key.second, seqs.first, seqs.second);
+        !st.ok()) {
+      return InContext(st.error(), "member positions " + key.first + " " + key.second);
+    }
+  }
+  s.member_positions.clear();
+  return Status::Ok();
+}
+
+// Whether a mutation commutes with the pending member positions (see member_positions).
+bool CommutesWithPositions(const Mutation& m) {
+  return std::holds_alternative<mutation::AppendEntry>(m) ||
+         std::holds_alternative<mutation::SetReadSeq>(m) ||
+         std::holds_alternative<mutation::SetDeliveredSeq>(m) ||
+         std::holds_alternative<mutation::UpdateMessage>(m) ||
+         std::holds_alternative<mutation::SetReaction>(m);
 }
 
 // Splits a search query into words and quotes each as an FTS5 prefix string, so that no
@@ -752,10 +776,15 @@ Status SqliteMessageStore::Apply(const std::vector<Mutation>& batch) {
   Result<Transaction> txn = Transaction::Begin(db);
   if (!txn.ok()) return std::move(txn).error();
   s.fts_changes.clear();
+  s.member_positions.clear();
   for (const Mutation& m : batch) {
+    if (!s.member_positions.empty() && !CommutesWithPositions(m)) {
+      if (Status status = WriteMemberPositions(s); !status.ok()) return status;
+    }
     Status status = std::visit([&s](const auto& op) { return ApplyOne(s, op); }, m);
     if (!status.ok()) return status;
   }
+  if (Status status = WriteMemberPositions(s); !status.ok()) return status;
   for (const WriteStatements::FtsChange& change : s.fts_changes) {
     Statement& stmt = change.add ? s.index_body : s.unindex_body;
     if (Status status = BindAndRun(stmt, change.rowid, change.body); !status.ok()) {
@@ -833,6 +862,16 @@ Result<std::optional<LogEntry>> SqliteMessageStore::FindByClientMsgId(
   if (client_msg_id.empty()) return std::optional<LogEntry>();
   ReadLease lease = Borrow();
   ReadStatements& s = lease.statements();
+  {
+    // Nearly every send asks about a new id: one statement, in its own implicit read
+    // transaction, answers that; only a retry pays for the snapshot and the whole entry.
+    Statement& probe = s.client_msg_id_exists;
+    ScopedReset reset(probe);
+    if (Status st = BindAll(probe, conv_id, sender, client_msg_id); !st.ok()) return st.error();
+    Result<bool> row = probe.Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) return std::optional<LogEntry>();
+  }
   Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
   if (!snapshot.ok()) return std::move(snapshot).error();
   Statement& stmt = s.find_by_client_msg_id;
