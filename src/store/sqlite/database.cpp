@@ -123,6 +123,8 @@ Result<Statement> Database::Prepare(std::string_view sql, bool persistent) {
   return Statement(stmt);
 }
 
+int64_t Database::LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
+
 int64_t Database::Changes() const { return sqlite3_changes64(db_); }
 
 bool Database::InAutocommit() const { return sqlite3_get_autocommit(db_) != 0; }

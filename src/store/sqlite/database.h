@@ -68,6 +68,8 @@ class Database {
 
   /// Rows inserted, updated or deleted by the most recent INSERT/UPDATE/DELETE.
   int64_t Changes() const;
+  /// The rowid of the last row this connection inserted.
+  int64_t LastInsertRowid() const;
 
   /// True when no transaction is open on this connection.
   bool InAutocommit() const;
