@@ -12,19 +12,6 @@ using sqlite::Transaction;
 
 namespace {
 
-// Statements here run rarely enough that preparing each time costs nothing that matters, and
-// SQLite caches nothing we would gain from keeping them.
-Result<Statement> PrepareBound(Database& db, std::string_view sql,
-                               std::initializer_list<std::string_view> args) {
-  Result<Statement> stmt = db.Prepare(sql);
-  if (!stmt.ok()) return stmt;
-  int index = 0;
-  for (std::string_view arg : args) {
-    if (Status s = stmt->Bind(++index, arg); !s.ok()) return s.error();
-  }
-  return stmt;
-}
-
 PushSubscription ReadSubscription(const Statement& stmt) {
   return PushSubscription{.endpoint = stmt.ColumnText(0),
                           .user_id = stmt.ColumnText(1),
@@ -46,26 +33,47 @@ Result<std::unique_ptr<SqliteNotifyStore>> SqliteNotifyStore::Open(const std::st
 SqliteNotifyStore::SqliteNotifyStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 SqliteNotifyStore::~SqliteNotifyStore() = default;
 
+// The notifier asks for settings, mutes and subscriptions once per offline recipient of every
+// message: compiling the SQL each time was a visible share of a busy group's cost.
+Result<Statement*> SqliteNotifyStore::Cached(std::string_view sql,
+                                             std::initializer_list<std::string_view> args) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    Result<Statement> prepared = db_->Prepare(sql, /*persistent=*/true);
+    if (!prepared.ok()) return std::move(prepared).error();
+    it = cache_.emplace(std::string(sql), std::move(*prepared)).first;
+  }
+  Statement& stmt = it->second;
+  stmt.Reset();
+  int index = 0;
+  for (std::string_view arg : args) {
+    if (Status s = stmt.Bind(++index, arg); !s.ok()) return s.error();
+  }
+  return &stmt;
+}
+
 Status SqliteNotifyStore::Exec(std::string_view sql, std::initializer_list<std::string_view> args) {
-  Result<Statement> stmt = PrepareBound(*db_, sql, args);
+  Result<Statement*> stmt = Cached(sql, args);
   if (!stmt.ok()) return std::move(stmt).error();
-  Result<bool> row = stmt->Step();
+  sqlite::ScopedReset reset_stmt(**stmt);
+  Result<bool> row = (*stmt)->Step();
   if (!row.ok()) return std::move(row).error();
   return Status::Ok();
 }
 
 Result<NotifySettings> SqliteNotifyStore::GetSettings(std::string_view user_id) {
   std::lock_guard lock(mu_);
-  Result<Statement> stmt = PrepareBound(
-      *db_, "SELECT private_previews, mentions_when_muted FROM notify_settings WHERE user_id = ?1",
-      {user_id});
+  Result<Statement*> stmt =
+      Cached("SELECT private_previews, mentions_when_muted FROM notify_settings WHERE user_id = ?1",
+             {user_id});
   if (!stmt.ok()) return std::move(stmt).error();
-  Result<bool> row = stmt->Step();
+  sqlite::ScopedReset reset_stmt(**stmt);
+  Result<bool> row = (*stmt)->Step();
   if (!row.ok()) return std::move(row).error();
   NotifySettings settings;
   if (*row) {
-    settings.private_previews = stmt->ColumnInt64(0) != 0;
-    settings.mentions_when_muted = stmt->ColumnInt64(1) != 0;
+    settings.private_previews = (*stmt)->ColumnInt64(0) != 0;
+    settings.mentions_when_muted = (*stmt)->ColumnInt64(1) != 0;
   }
   return settings;
 }
@@ -97,30 +105,32 @@ Status SqliteNotifyStore::SetMuted(std::string_view user_id, std::string_view co
 
 Result<std::vector<std::string>> SqliteNotifyStore::MutedConversations(std::string_view user_id) {
   std::lock_guard lock(mu_);
-  Result<Statement> stmt = PrepareBound(
-      *db_, "SELECT conv_id FROM notify_mutes WHERE user_id = ?1 ORDER BY conv_id", {user_id});
+  Result<Statement*> stmt =
+      Cached("SELECT conv_id FROM notify_mutes WHERE user_id = ?1 ORDER BY conv_id", {user_id});
   if (!stmt.ok()) return std::move(stmt).error();
+  sqlite::ScopedReset reset_stmt(**stmt);
   std::vector<std::string> out;
   while (true) {
-    Result<bool> row = stmt->Step();
+    Result<bool> row = (*stmt)->Step();
     if (!row.ok()) return std::move(row).error();
     if (!*row) break;
-    out.push_back(stmt->ColumnText(0));
+    out.push_back((*stmt)->ColumnText(0));
   }
   return out;
 }
 
 Result<std::unordered_set<std::string>> SqliteNotifyStore::MutedBy(std::string_view conv_id) {
   std::lock_guard lock(mu_);
-  Result<Statement> stmt =
-      PrepareBound(*db_, "SELECT user_id FROM notify_mutes WHERE conv_id = ?1", {conv_id});
+  Result<Statement*> stmt =
+      Cached("SELECT user_id FROM notify_mutes WHERE conv_id = ?1", {conv_id});
   if (!stmt.ok()) return std::move(stmt).error();
+  sqlite::ScopedReset reset_stmt(**stmt);
   std::unordered_set<std::string> out;
   while (true) {
-    Result<bool> row = stmt->Step();
+    Result<bool> row = (*stmt)->Step();
     if (!row.ok()) return std::move(row).error();
     if (!*row) break;
-    out.insert(stmt->ColumnText(0));
+    out.insert((*stmt)->ColumnText(0));
   }
   return out;
 }
@@ -130,13 +140,14 @@ Status SqliteNotifyStore::PutSubscription(const PushSubscription& sub, int max_p
   Result<Transaction> txn = Transaction::Begin(*db_);
   if (!txn.ok()) return std::move(txn).error();
   {
-    Result<Statement> count = PrepareBound(
-        *db_, "SELECT count(*) FROM push_subscriptions WHERE user_id = ?1 AND endpoint <> ?2",
-        {sub.user_id, sub.endpoint});
+    Result<Statement*> count =
+        Cached("SELECT count(*) FROM push_subscriptions WHERE user_id = ?1 AND endpoint <> ?2",
+               {sub.user_id, sub.endpoint});
     if (!count.ok()) return std::move(count).error();
-    Result<bool> row = count->Step();
+    sqlite::ScopedReset reset_count(**count);
+    Result<bool> row = (*count)->Step();
     if (!row.ok()) return std::move(row).error();
-    if (*row && count->ColumnInt64(0) >= max_per_user) {
+    if (*row && (*count)->ColumnInt64(0) >= max_per_user) {
       return Error::Conflict("too many push subscriptions; delete one first");
     }
   }
@@ -174,34 +185,34 @@ Status SqliteNotifyStore::DropSubscription(std::string_view endpoint) {
 
 Result<std::vector<PushSubscription>> SqliteNotifyStore::Subscriptions(std::string_view user_id) {
   std::lock_guard lock(mu_);
-  Result<Statement> stmt =
-      PrepareBound(*db_,
-                   "SELECT endpoint, user_id, p256dh, auth, created_ms FROM push_subscriptions "
-                   "WHERE user_id = ?1 ORDER BY created_ms, endpoint",
-                   {user_id});
+  Result<Statement*> stmt = Cached(
+      "SELECT endpoint, user_id, p256dh, auth, created_ms FROM push_subscriptions "
+      "WHERE user_id = ?1 ORDER BY created_ms, endpoint",
+      {user_id});
   if (!stmt.ok()) return std::move(stmt).error();
+  sqlite::ScopedReset reset_stmt(**stmt);
   std::vector<PushSubscription> out;
   while (true) {
-    Result<bool> row = stmt->Step();
+    Result<bool> row = (*stmt)->Step();
     if (!row.ok()) return std::move(row).error();
     if (!*row) break;
-    out.push_back(ReadSubscription(*stmt));
+    out.push_back(ReadSubscription(**stmt));
   }
   return out;
 }
 
 Result<PushSubscription> SqliteNotifyStore::FindSubscription(std::string_view endpoint) {
   std::lock_guard lock(mu_);
-  Result<Statement> stmt =
-      PrepareBound(*db_,
-                   "SELECT endpoint, user_id, p256dh, auth, created_ms FROM push_subscriptions "
-                   "WHERE endpoint = ?1",
-                   {endpoint});
+  Result<Statement*> stmt = Cached(
+      "SELECT endpoint, user_id, p256dh, auth, created_ms FROM push_subscriptions "
+      "WHERE endpoint = ?1",
+      {endpoint});
   if (!stmt.ok()) return std::move(stmt).error();
-  Result<bool> row = stmt->Step();
+  sqlite::ScopedReset reset_stmt(**stmt);
+  Result<bool> row = (*stmt)->Step();
   if (!row.ok()) return std::move(row).error();
   if (!*row) return Error::NotFound("no such push subscription");
-  return ReadSubscription(*stmt);
+  return ReadSubscription(**stmt);
 }
 
 }  // namespace parley

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,9 +35,15 @@ class SqliteNotifyStore final : public NotifyStore {
  private:
   explicit SqliteNotifyStore(std::unique_ptr<sqlite::Database> db);
   Status Exec(std::string_view sql, std::initializer_list<std::string_view> args);
+  /// The statement for `sql`, compiled once and kept, reset and bound to `args`. Callers hold
+  /// mu_ and reset it when done (sqlite::ScopedReset).
+  Result<sqlite::Statement*> Cached(std::string_view sql,
+                                    std::initializer_list<std::string_view> args);
 
   std::mutex mu_;
   std::unique_ptr<sqlite::Database> db_;  // guarded by mu_
+  // SQL text -> its statement; destroyed before db_.
+  std::map<std::string, sqlite::Statement, std::less<>> cache_;  // guarded by mu_
 };
 
 }  // namespace parley
