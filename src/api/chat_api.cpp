@@ -60,26 +60,48 @@ Status RateLimit(RateLimiter& limiter, const std::string& user_id) {
   return Status::Ok();
 }
 
-json::object PageJson(const LogPage& page) {
-  json::array messages;
-  messages.reserve(page.entries.size());
-  for (const LogEntry& e : page.entries) messages.emplace_back(EntryJson(e));
-  return {{"messages", std::move(messages)}, {"has_more", page.has_more}};
+// The fields of a history page: "messages":[entries...],"has_more":bool.
+void WritePageFields(JsonWriter& w, const LogPage& page) {
+  w.Key("messages").BeginArray();
+  for (const LogEntry& e : page.entries) {
+    w.BeginObject();
+    WriteEntryFields(w, e);
+    w.EndObject();
+  }
+  w.EndArray().Field("has_more", page.has_more);
 }
 
-json::array SummariesJson(const std::vector<ConversationSummary>& summaries) {
-  json::array out;
-  out.reserve(summaries.size());
-  for (const auto& s : summaries) out.emplace_back(SummaryJson(s));
-  return out;
+// "conversations":[summaries...]
+void WriteSummaries(JsonWriter& w, const std::vector<ConversationSummary>& summaries) {
+  w.Key("conversations").BeginArray();
+  for (const auto& s : summaries) {
+    w.BeginObject();
+    WriteSummaryFields(w, s);
+    w.EndObject();
+  }
+  w.EndArray();
 }
 
-json::object AckJson(const LogEntry& entry) {
-  json::object ack{
-      {"conv", entry.conv_id}, {"seq", entry.seq}, {"msg_id", entry.id}, {"ts", entry.ts}};
-  // A reaction toggles: the reacting client learns which way from its ack.
-  if (entry.kind == EntryKind::kReaction) ack["added"] = entry.reaction_added;
-  return ack;
+// An object whose fields `write` writes, as text. The replies that carry many entries or
+// conversations are written straight to text rather than built as trees (see JsonWriter).
+template <class Write>
+std::string ObjectText(Write&& write) {
+  std::string text;
+  JsonWriter w(text);
+  w.BeginObject();
+  write(w);
+  w.EndObject();
+  return text;
+}
+
+// A WebSocket reply {"type":TYPE,"re":ID, ...fields `write` writes}, as ReplyFrame makes it.
+template <class Write>
+Frame ReplyText(std::string_view type, const json::value& id, Write&& write) {
+  return MakeFrame(ObjectText([&](JsonWriter& w) {
+    w.Field("type", type);
+    if (!id.is_null()) w.Key("re").Raw(json::serialize(id));
+    write(w);
+  }));
 }
 
 HttpReply Ok(int status, json::object body) {
@@ -123,7 +145,7 @@ class HttpHandlers {
   HttpReply List(HttpRequest& r) {
     PARLEY_TRY(claims, Authenticated(d_.auth, r));
     PARLEY_TRY(list, d_.chat.Sync(claims->user_id));
-    return Ok(200, {{"conversations", SummariesJson(*list)}});
+    return HttpReply::Json(200, ObjectText([&](JsonWriter& w) { WriteSummaries(w, *list); }));
   }
 
   HttpReply Get(HttpRequest& r) {
@@ -151,7 +173,7 @@ class HttpHandlers {
     PARLEY_TRY(limit, QueryInt(r, "limit"));
     PARLEY_TRY(page, d_.chat.History(claims->user_id, r.params["id"], *after, *before,
                                      AsLimit(*limit, kDefaultHistoryLimit)));
-    return Ok(200, PageJson(*page));
+    return HttpReply::Json(200, ObjectText([&](JsonWriter& w) { WritePageFields(w, *page); }));
   }
 
   HttpReply Send(HttpRequest& r) {
@@ -296,7 +318,14 @@ Done<T> Reply(ConnectionPtr connection, json::value id,
 }
 
 Frame AckFrame(const json::value& id, const LogEntry& entry) {
-  return ReplyFrame("ack", id, AckJson(entry));
+  return ReplyText("ack", id, [&](JsonWriter& w) {
+    w.Field("conv", entry.conv_id)
+        .Field("seq", entry.seq)
+        .Field("msg_id", entry.id)
+        .Field("ts", entry.ts);
+    // A reaction toggles: the reacting client learns which way from its ack.
+    if (entry.kind == EntryKind::kReaction) w.Field("added", entry.reaction_added);
+  });
 }
 
 // Reads the fields common to requests that name a conversation and a message.
@@ -470,9 +499,10 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
                      limit = AsLimit(*limit, kDefaultHistoryLimit)] {
       auto page = d->chat.History(c->user_id(), conv, after, before, limit);
       if (!page.ok()) return c->Deliver(ErrorFrame(id, page.error()));
-      json::object fields = PageJson(*page);
-      fields["conv"] = conv;
-      c->Deliver(ReplyFrame("history", id, std::move(fields)));
+      c->Deliver(ReplyText("history", id, [&](JsonWriter& w) {
+        WritePageFields(w, *page);
+        w.Field("conv", conv);
+      }));
     });
   });
 
@@ -481,7 +511,7 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
     d->run_blocking([d, c, id = f.id] {
       auto list = d->chat.Sync(c->user_id());
       if (!list.ok()) return c->Deliver(ErrorFrame(id, list.error()));
-      c->Deliver(ReplyFrame("sync", id, {{"conversations", SummariesJson(*list)}}));
+      c->Deliver(ReplyText("sync", id, [&](JsonWriter& w) { WriteSummaries(w, *list); }));
     });
   });
 }

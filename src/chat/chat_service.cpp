@@ -275,7 +275,7 @@ LogEntry ChatService::NewEntry(ConvState& state, const std::string& sender, Entr
 void ChatService::FanOut(Batch& batch, const ConvState& state, const LogEntry& entry,
                          const Connection* origin) {
   // Serialized once here; every recipient shares the same bytes.
-  Frame frame = MakeFrame(json::serialize(Event("message", EntryJson(entry))));
+  Frame frame = MakeFrame(EntryEventText("message", entry));
   batch.after_commit.push_back([this, members = state.member_ids, frame, origin] {
     for (const auto& user : *members) hub_.SendToUser(user, frame, origin);
   });
@@ -294,8 +294,12 @@ void ChatService::PushReceipt(Batch& batch, const ConvState& state, const Member
 
 void ChatService::FanOutConversation(Batch& batch, const ConvState& state,
                                      const std::vector<std::string>& extra_users) {
-  Frame frame = MakeFrame(
-      json::serialize(Event("conversation", {{"conversation", ConversationJson(state.record)}})));
+  std::string text;
+  JsonWriter w(text);
+  w.BeginObject().Field("type", std::string_view("conversation")).Key("conversation").BeginObject();
+  WriteConversationFields(w, state.record);
+  w.EndObject().EndObject();
+  Frame frame = MakeFrame(std::move(text));
   batch.after_commit.push_back([this, members = state.member_ids, extra_users, frame] {
     for (const auto& user : *members) hub_.SendToUser(user, frame);
     for (const auto& user : extra_users) hub_.SendToUser(user, frame);

@@ -4,83 +4,123 @@ namespace parley {
 
 namespace json = boost::json;
 
-json::object EntryJson(const LogEntry& e) {
-  json::object out;
-  out.reserve(12);
-  out["conv"] = e.conv_id;
-  out["seq"] = e.seq;
-  out["id"] = e.id;
-  out["sender"] = e.sender;
-  out["kind"] = EntryKindName(e.kind);
-  out["ts"] = e.ts;
+void WriteEntryFields(JsonWriter& w, const LogEntry& e) {
+  w.Field("conv", e.conv_id)
+      .Field("seq", e.seq)
+      .Field("id", e.id)
+      .Field("sender", e.sender)
+      .Field("kind", EntryKindName(e.kind))
+      .Field("ts", e.ts);
+  auto body = [&] {
+    w.Key("body");
+    if (e.body) {
+      w.String(*e.body);
+    } else {
+      w.Null();
+    }
+  };
   switch (e.kind) {
-    case EntryKind::kMessage: {
-      out["client_msg_id"] = e.client_msg_id;
-      out["body"] = e.body ? json::value(*e.body) : json::value(nullptr);
-      if (e.reply_to > 0) out["reply_to"] = e.reply_to;
-      if (e.edited_ts > 0) out["edited_ts"] = e.edited_ts;
-      if (e.deleted) out["deleted"] = true;
+    case EntryKind::kMessage:
+      w.Field("client_msg_id", e.client_msg_id);
+      body();
+      if (e.reply_to > 0) w.Field("reply_to", e.reply_to);
+      if (e.edited_ts > 0) w.Field("edited_ts", e.edited_ts);
+      if (e.deleted) w.Field("deleted", true);
       if (!e.reactions.empty()) {
-        json::object reactions;
+        w.Key("reactions").BeginObject();
         for (const Reaction& r : e.reactions) {
-          json::array users;
-          for (const auto& u : r.users) users.emplace_back(u);
-          reactions[r.emoji] = std::move(users);
+          w.Key(r.emoji).BeginArray();
+          for (const auto& u : r.users) w.String(u);
+          w.EndArray();
         }
-        out["reactions"] = std::move(reactions);
+        w.EndObject();
       }
       break;
-    }
     case EntryKind::kEdit:
-      out["target_seq"] = e.target_seq;
-      out["body"] = e.body ? json::value(*e.body) : json::value(nullptr);
+      w.Field("target_seq", e.target_seq);
+      body();
       break;
     case EntryKind::kDelete:
-      out["target_seq"] = e.target_seq;
+      w.Field("target_seq", e.target_seq);
       break;
     case EntryKind::kReaction:
-      out["target_seq"] = e.target_seq;
-      out["emoji"] = e.emoji;
-      out["added"] = e.reaction_added;
+      w.Field("target_seq", e.target_seq).Field("emoji", e.emoji).Field("added", e.reaction_added);
       break;
     case EntryKind::kMember:
-      out["user"] = e.member_user;
-      out["action"] = e.member_action;
-      if (!e.member_role.empty()) out["role"] = e.member_role;
+      w.Field("user", e.member_user).Field("action", e.member_action);
+      if (!e.member_role.empty()) w.Field("role", e.member_role);
       break;
     case EntryKind::kRename:
-      out["title"] = e.title;
+      w.Field("title", e.title);
       break;
   }
+}
+
+void WriteConversationFields(JsonWriter& w, const ConversationRecord& c) {
+  w.Field("id", c.id).Field("type", c.type).Field("title", c.title);
+  w.Key("members").BeginArray();
+  for (const MemberRecord& m : c.members) w.String(m.user_id);
+  w.EndArray();
+  w.Key("roles").BeginObject();
+  for (const MemberRecord& m : c.members) w.Field(m.user_id, RoleName(m.role));
+  w.EndObject();
+  w.Key("receipts").BeginObject();
+  for (const MemberRecord& m : c.members) {
+    w.Key(m.user_id)
+        .BeginObject()
+        .Field("read_seq", m.read_seq)
+        .Field("delivered_seq", m.delivered_seq)
+        .EndObject();
+  }
+  w.EndObject();
+  w.Field("last_seq", c.last_seq).Field("created_ms", c.created_ms);
+}
+
+void WriteSummaryFields(JsonWriter& w, const ConversationSummary& s) {
+  WriteConversationFields(w, s.conversation);
+  w.Field("read_seq", s.read_seq).Field("unread", s.unread);
+  if (s.last_message) {
+    w.Key("last_message").BeginObject();
+    WriteEntryFields(w, *s.last_message);
+    w.EndObject();
+  }
+}
+
+std::string EntryEventText(std::string_view type, const LogEntry& entry) {
+  std::string out;
+  out.reserve(256 + (entry.body ? entry.body->size() : 0));
+  JsonWriter w(out);
+  w.BeginObject().Field("type", type);
+  WriteEntryFields(w, entry);
+  w.EndObject();
   return out;
+}
+
+namespace {
+
+// The tree form of what `write` produces: the text is the definition, parsed back.
+template <class Write>
+json::object AsTree(Write&& write) {
+  std::string text;
+  JsonWriter w(text);
+  w.BeginObject();
+  write(w);
+  w.EndObject();
+  return json::parse(text).as_object();
+}
+
+}  // namespace
+
+json::object EntryJson(const LogEntry& e) {
+  return AsTree([&](JsonWriter& w) { WriteEntryFields(w, e); });
 }
 
 json::object ConversationJson(const ConversationRecord& c) {
-  json::array members;
-  json::object roles;
-  json::object receipts;
-  for (const MemberRecord& m : c.members) {
-    members.emplace_back(m.user_id);
-    roles[m.user_id] = RoleName(m.role);
-    receipts[m.user_id] =
-        json::object{{"read_seq", m.read_seq}, {"delivered_seq", m.delivered_seq}};
-  }
-  return {{"id", c.id},
-          {"type", c.type},
-          {"title", c.title},
-          {"members", std::move(members)},
-          {"roles", std::move(roles)},
-          {"receipts", std::move(receipts)},
-          {"last_seq", c.last_seq},
-          {"created_ms", c.created_ms}};
+  return AsTree([&](JsonWriter& w) { WriteConversationFields(w, c); });
 }
 
 json::object SummaryJson(const ConversationSummary& s) {
-  json::object out = ConversationJson(s.conversation);
-  out["read_seq"] = s.read_seq;
-  out["unread"] = s.unread;
-  if (s.last_message) out["last_message"] = EntryJson(*s.last_message);
-  return out;
+  return AsTree([&](JsonWriter& w) { WriteSummaryFields(w, s); });
 }
 
 }  // namespace parley
