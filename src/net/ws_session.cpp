@@ -218,7 +218,6 @@ class WsSession final : public Connection,
   }
 
   void OnFrame(const ws::ClientFrameHeader& header, uint8_t* payload, size_t size) {
-    last_activity_ = Clock::now();
     const std::string_view bytes(reinterpret_cast<const char*>(payload), size);
     switch (header.opcode) {
       case Opcode::kPing:
@@ -266,7 +265,10 @@ class WsSession final : public Connection,
     }
   }
 
+  // A whole data message. Only these count as activity for the heartbeat (PROTOCOL.md §6.8):
+  // a client that only answers control pings is not a live client of the API.
   void OnMessage(bool text, std::string_view bytes) {
+    last_activity_ = Clock::now();
     context_.metrics.ws_frames_in.Inc();
     if (closing_) return;
     if (text && !IsValidUtf8(bytes)) return Fail(1007, "text frame is not valid UTF-8");
@@ -279,7 +281,14 @@ class WsSession final : public Connection,
       return Enqueue(ErrorFrame(
           nullptr, Error::InvalidRequest("binary frames are not supported; send JSON text")));
     }
-    context_.ws_api.Dispatch(bytes, shared_from_this());
+    // Request paths return errors rather than throw; should one throw all the same, it ends
+    // this connection (1011), not the worker thread and every connection on it.
+    try {
+      context_.ws_api.Dispatch(bytes, shared_from_this());
+    } catch (const std::exception& e) {
+      spdlog::error("websocket request failed with an exception: {}", e.what());
+      StartClose(1011, "internal error");
+    }
   }
 
   // Per-connection frame rate. A refused frame is answered `rate_limited` and dropped; a
