@@ -146,7 +146,10 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
 
       Request req = parser.release();
       if (beast::websocket::is_upgrade(req)) {
-        co_await Upgrade(std::move(req));
+        // Bytes read past the request belong to the WebSocket (a client that did not wait for
+        // the 101): they go with the socket.
+        const std::string_view early(static_cast<const char*>(buffer.data().data()), buffer.size());
+        co_await Upgrade(std::move(req), std::string(early));
         co_return;
       }
       busy_ = true;
@@ -158,7 +161,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
   }
 
-  asio::awaitable<void> Upgrade(Request req) {
+  asio::awaitable<void> Upgrade(Request req, std::string early_bytes) {
     const std::string_view target = req.target();
     std::optional<Error> refusal;
     if (target.substr(0, target.find('?')) != "/v1/ws") {
@@ -174,12 +177,14 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       refusal = Error::Unavailable("server is shutting down");
     }
     if (refusal) {
-      co_await WriteError(*refusal, req.version());
+      // RFC 6455 section 4.2.2: a refused version is answered with the versions we speak.
+      const bool bad_version = req[http::field::sec_websocket_version] != "13";
+      co_await WriteError(*refusal, req.version(), bad_version ? "13" : "");
       co_return;
     }
     stream_.expires_never();
-    StartWsSession(context_, worker_, stream_.release_socket(),
-                   req[http::field::sec_websocket_key]);
+    StartWsSession(context_, worker_, stream_.release_socket(), req[http::field::sec_websocket_key],
+                   early_bytes);
   }
 
   // Returns whether the connection stays open.
@@ -220,9 +225,11 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     co_return !ec && keep_alive;
   }
 
-  asio::awaitable<void> WriteError(const Error& error, unsigned version) {
+  asio::awaitable<void> WriteError(const Error& error, unsigned version,
+                                   std::string_view websocket_version = "") {
     context_.metrics.CountError(error.code);
     Response res = ToResponse(HttpReply::FromError(error), version, false);
+    if (!websocket_version.empty()) res.set(http::field::sec_websocket_version, websocket_version);
     stream_.expires_after(kWriteTimeout);
     co_await http::async_write(stream_, res, kTuple);
   }

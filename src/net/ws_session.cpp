@@ -84,7 +84,7 @@ class WsSession final : public Connection,
         timer_(worker.io),
         budget_(context.options.frames_per_min, context.options.frames_burst) {}
 
-  void Start(std::string_view client_key) {
+  void Start(std::string_view client_key, std::string_view early_bytes) {
     worker_.sessions.insert(this);
     context_.session_started();
     context_.metrics.ws_connections.Add(1);
@@ -101,7 +101,8 @@ class WsSession final : public Connection,
     auth_deadline_ = last_activity_ + std::chrono::milliseconds(context_.options.auth_timeout_ms);
     ScheduleFlush();
     ArmTimer();
-    WaitReadable();
+    rx_.assign(early_bytes);
+    ResumeReading();
   }
 
   // Connection: callable from any thread.
@@ -635,8 +636,8 @@ void FlushAll(Worker& worker) {
 }  // namespace
 
 void StartWsSession(GatewayContext& context, Worker& worker, tcp::socket socket,
-                    std::string_view client_key) {
-  std::make_shared<WsSession>(context, worker, std::move(socket))->Start(client_key);
+                    std::string_view client_key, std::string_view early_bytes) {
+  std::make_shared<WsSession>(context, worker, std::move(socket))->Start(client_key, early_bytes);
 }
 
 }  // namespace parley::net
