@@ -23,6 +23,7 @@ class Connection {
 
   /// Queues a text frame. If the connection's outbound queue is over its bound the client is
   /// too slow: the connection is closed instead (see docs/ARCHITECTURE.md, slow clients).
+  /// Must not block or call into the ConnectionHub: the hub calls it under a lock.
   virtual void Deliver(Frame frame) = 0;
   /// Sends a close frame with `code` after what is already queued, then ends the connection.
   virtual void Close(int code, std::string reason) = 0;

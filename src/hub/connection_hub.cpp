@@ -58,7 +58,7 @@ std::vector<std::shared_ptr<Connection>> ConnectionHub::Snapshot(std::string_vie
   std::vector<std::shared_ptr<Connection>> out;
   const Shard& shard = ShardFor(user_id);
   std::lock_guard lock(shard.mu);
-  auto it = shard.users.find(std::string(user_id));
+  auto it = shard.users.find(user_id);
   if (it == shard.users.end()) return out;
   out.reserve(it->second.size());
   for (const auto& weak : it->second) {
@@ -69,9 +69,17 @@ std::vector<std::shared_ptr<Connection>> ConnectionHub::Snapshot(std::string_vie
 
 size_t ConnectionHub::SendToUser(std::string_view user_id, const Frame& frame,
                                  const Connection* except) {
+  // Delivered under the shard's lock: Deliver only queues (Connection's contract), and a
+  // fan-out to a group calls this once per member, where a copied list per call was a heap
+  // allocation per recipient.
   size_t delivered = 0;
-  for (const auto& connection : Snapshot(user_id)) {
-    if (connection.get() == except) continue;
+  const Shard& shard = ShardFor(user_id);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.users.find(user_id);
+  if (it == shard.users.end()) return 0;
+  for (const auto& weak : it->second) {
+    auto connection = weak.lock();
+    if (!connection || connection.get() == except) continue;
     connection->Deliver(frame);
     ++delivered;
   }
@@ -109,6 +117,17 @@ size_t ConnectionHub::ConnectionCount() const {
 
 size_t ConnectionHub::ConnectionsOfUser(std::string_view user_id) const {
   return Snapshot(user_id).size();
+}
+
+bool ConnectionHub::IsConnected(std::string_view user_id) const {
+  const Shard& shard = ShardFor(user_id);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.users.find(user_id);
+  if (it == shard.users.end()) return false;
+  for (const auto& weak : it->second) {
+    if (!weak.expired()) return true;
+  }
+  return false;
 }
 
 }  // namespace parley

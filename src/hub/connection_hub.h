@@ -38,7 +38,9 @@ class ConnectionObserver {
 /// users through it.
 ///
 /// Thread-safety: all methods may be called from any thread. The map is sharded by user id,
-/// each shard under its own mutex, and no lock is held while calling into a Connection.
+/// each shard under its own mutex. SendToUser calls Connection::Deliver under its shard's lock
+/// (Deliver only queues and never calls back into the hub); Close and the observer are called
+/// with no lock held.
 class ConnectionHub {
  public:
   void Add(const std::shared_ptr<Connection>& connection);
@@ -60,13 +62,22 @@ class ConnectionHub {
 
   size_t ConnectionCount() const;
   size_t ConnectionsOfUser(std::string_view user_id) const;
+  /// Whether `user_id` has a live connection here: ConnectionsOfUser() > 0 without copying the
+  /// list (the notifier asks this for every member of every message).
+  bool IsConnected(std::string_view user_id) const;
 
  private:
   static constexpr size_t kShards = 32;
+  // Lets find() take a string_view without building a std::string per lookup.
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
   struct Shard {
     mutable std::mutex mu;
     // user id -> that user's connections; weak so that a dying session is never kept alive.
-    std::unordered_map<std::string, std::vector<std::weak_ptr<Connection>>>
+    std::unordered_map<std::string, std::vector<std::weak_ptr<Connection>>, IdHash,
+                       std::equal_to<>>
         users;  // GUARDED_BY(mu)
   };
 

@@ -142,7 +142,7 @@ void Notifier::Handle(const ChatService::CommittedMessage& committed) {
   const int64_t now = clock_.NowMs();
   std::vector<const std::string*> offline;
   for (const std::string& member : *committed.members) {
-    if (member != message.sender && hub_.ConnectionsOfUser(member) == 0) offline.push_back(&member);
+    if (member != message.sender && !hub_.IsConnected(member)) offline.push_back(&member);
   }
   if (offline.empty()) return;
 
