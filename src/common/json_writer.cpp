@@ -1,16 +1,35 @@
 #include "common/json_writer.h"
 
+#include <array>
 #include <charconv>
 
 namespace parley {
 
+namespace {
+
+// Bytes a JSON string must escape: control characters, the quote and the backslash.
+constexpr std::array<bool, 256> kMustEscape = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 0x20; ++c) table[c] = true;
+  table['"'] = true;
+  table['\\'] = true;
+  return table;
+}();
+
+}  // namespace
+
 void AppendJsonString(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // Ids and most text need no escape at all: one scan, one append.
+  size_t i = 0;
+  while (i < text.size() && !kMustEscape[static_cast<unsigned char>(text[i])]) ++i;
+  out.reserve(out.size() + text.size() + 2);
   out.push_back('"');
-  size_t run = 0;  // start of the bytes not yet copied
-  for (size_t i = 0; i < text.size(); ++i) {
+  out.append(text.data(), i);
+  size_t run = i;  // start of the bytes not yet copied
+  for (; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (!kMustEscape[c]) continue;
     out.append(text.data() + run, i - run);
     run = i + 1;
     switch (c) {
