@@ -452,6 +452,45 @@ TEST_F(MessagingE2eTest, AReconnectingClientFetchesEveryChangeItMissedAfterItsLa
   EXPECT_EQ(Seqs(Entries(start.json.at("messages"))), Range(1, 2));
 }
 
+TEST_F(MessagingE2eTest, ASyncWithoutMembersHasEverythingButTheMemberLists) {
+  ChatClient alice = Device(alice_);
+  ChatClient bob = Device(bob_);
+  const std::string conv = alice.CreateGroup("trip", {bob_.id(), carol_.id()});
+  ExpectToHearCreated(bob, conv);
+  ASSERT_THAT(alice.SendMessage(conv, "m1", "hello"), IsAck());
+
+  const WsFrame light = bob.Request({{"type", "sync"}, {"members", false}});
+  const WsFrame full = bob.Sync();
+
+  ASSERT_THAT(light, IsFrame("sync"));
+  ASSERT_THAT(full, IsFrame("sync"));
+  const json::object& summary = light.json.at("conversations").as_array().at(0).as_object();
+  EXPECT_THAT(summary, EntryHas({{"id", conv},
+                                 {"type", "group"},
+                                 {"title", "trip"},
+                                 {"last_seq", 2},
+                                 {"read_seq", 1},
+                                 {"unread", 1}}));
+  EXPECT_THAT(summary.at("last_message"), EntryHas({{"seq", 2}, {"body", "hello"}}));
+  for (const char* field : {"members", "roles", "receipts"}) {
+    EXPECT_FALSE(summary.contains(field)) << field;
+  }
+  // Everything else is what the full sync says.
+  json::object trimmed = full.json.at("conversations").as_array().at(0).as_object();
+  for (const char* field : {"members", "roles", "receipts"}) trimmed.erase(field);
+  EXPECT_EQ(trimmed, summary);
+
+  // Over HTTP too, and a bad flag is refused.
+  const HttpResponse http =
+      HttpClient(server_.Port()).Get("/v1/conversations?members=false", bob.tokens().access_token);
+  ASSERT_THAT(http, HasStatus(200));
+  EXPECT_EQ(http.json.at("conversations").as_array().at(0).as_object(), summary);
+  EXPECT_THAT(
+      HttpClient(server_.Port()).Get("/v1/conversations?members=maybe", bob.tokens().access_token),
+      IsHttpError(400, "invalid_request"));
+  EXPECT_THAT(bob.Request({{"type", "sync"}, {"members", "no"}}), IsWsError("invalid_request"));
+}
+
 // ---- Membership ----
 
 TEST_F(MessagingE2eTest, ANonMemberCannotTellAGroupFromNoGroupAtAll) {

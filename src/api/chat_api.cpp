@@ -38,6 +38,15 @@ Result<std::optional<int64_t>> QueryInt(const HttpRequest& request, const std::s
   return std::optional<int64_t>(value);
 }
 
+// ?name=true|false; absent or empty: `fallback`.
+Result<bool> QueryBool(const HttpRequest& request, const std::string& name, bool fallback) {
+  auto it = request.query.find(name);
+  if (it == request.query.end() || it->second.empty()) return fallback;
+  if (it->second == "true") return true;
+  if (it->second == "false") return false;
+  return Error::InvalidRequest(name + " must be true or false");
+}
+
 // Limits are checked by the service; out-of-int values become -1 so that they fail that check
 // instead of wrapping around to something valid.
 int AsLimit(std::optional<int64_t> value, int fallback) {
@@ -72,11 +81,12 @@ void WritePageFields(JsonWriter& w, const LogPage& page) {
 }
 
 // "conversations":[summaries...]
-void WriteSummaries(JsonWriter& w, const std::vector<ConversationSummary>& summaries) {
+void WriteSummaries(JsonWriter& w, const std::vector<ConversationSummary>& summaries,
+                    bool with_members = true) {
   w.Key("conversations").BeginArray();
   for (const auto& s : summaries) {
     w.BeginObject();
-    WriteSummaryFields(w, s);
+    WriteSummaryFields(w, s, with_members);
     w.EndObject();
   }
   w.EndArray();
@@ -144,8 +154,10 @@ class HttpHandlers {
 
   HttpReply List(HttpRequest& r) {
     PARLEY_TRY(claims, Authenticated(d_.auth, r));
-    PARLEY_TRY(list, d_.chat.Sync(claims->user_id));
-    return HttpReply::Json(200, ObjectText([&](JsonWriter& w) { WriteSummaries(w, *list); }));
+    PARLEY_TRY(with_members, QueryBool(r, "members", true));
+    PARLEY_TRY(list, d_.chat.Sync(claims->user_id, *with_members));
+    return HttpReply::Json(
+        200, ObjectText([&](JsonWriter& w) { WriteSummaries(w, *list, *with_members); }));
   }
 
   HttpReply Get(HttpRequest& r) {
@@ -507,11 +519,19 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("sync", [d](const ClientFrame& f, const ConnectionPtr& c) {
-    if (Status s = Fields(f, {}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
-    d->run_blocking([d, c, id = f.id] {
-      auto list = d->chat.Sync(c->user_id());
+    if (Status s = Fields(f, {"members"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
+    bool with_members = true;
+    if (const json::value* v = f.fields.if_contains("members")) {
+      if (!v->is_bool()) {
+        return c->Deliver(ErrorFrame(f.id, Error::InvalidRequest("members must be a boolean")));
+      }
+      with_members = v->as_bool();
+    }
+    d->run_blocking([d, c, id = f.id, with_members] {
+      auto list = d->chat.Sync(c->user_id(), with_members);
       if (!list.ok()) return c->Deliver(ErrorFrame(id, list.error()));
-      c->Deliver(ReplyText("sync", id, [&](JsonWriter& w) { WriteSummaries(w, *list); }));
+      c->Deliver(
+          ReplyText("sync", id, [&](JsonWriter& w) { WriteSummaries(w, *list, with_members); }));
     });
   });
 }

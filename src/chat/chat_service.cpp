@@ -780,8 +780,9 @@ Result<LogPage> ChatService::History(const std::string& user_id, const std::stri
   return store_.ReadLog(conv_id, after_seq, before_seq, limit);
 }
 
-Result<std::vector<ConversationSummary>> ChatService::Sync(const std::string& user_id) {
-  return store_.ListConversations(user_id);
+Result<std::vector<ConversationSummary>> ChatService::Sync(const std::string& user_id,
+                                                           bool with_members) {
+  return store_.ListConversations(user_id, with_members);
 }
 
 Result<ConversationSummary> ChatService::GetConversation(const std::string& user_id,

@@ -109,7 +109,9 @@ class ChatService {
   Result<LogPage> History(const std::string& user_id, const std::string& conv_id,
                           std::optional<int64_t> after_seq, std::optional<int64_t> before_seq,
                           int limit);
-  Result<std::vector<ConversationSummary>> Sync(const std::string& user_id);
+  /// The user's conversations (MessageStore::ListConversations; `with_members`: see there).
+  Result<std::vector<ConversationSummary>> Sync(const std::string& user_id,
+                                                bool with_members = true);
   Result<ConversationSummary> GetConversation(const std::string& user_id,
                                               const std::string& conv_id);
   Result<std::vector<SearchHit>> Search(const std::string& user_id, const std::string& query,

@@ -56,8 +56,12 @@ void WriteEntryFields(JsonWriter& w, const LogEntry& e) {
   }
 }
 
-void WriteConversationFields(JsonWriter& w, const ConversationRecord& c) {
+void WriteConversationFields(JsonWriter& w, const ConversationRecord& c, bool with_members) {
   w.Field("id", c.id).Field("type", c.type).Field("title", c.title);
+  if (!with_members) {
+    w.Field("last_seq", c.last_seq).Field("created_ms", c.created_ms);
+    return;
+  }
   w.Key("members").BeginArray();
   for (const MemberRecord& m : c.members) w.String(m.user_id);
   w.EndArray();
@@ -76,8 +80,8 @@ void WriteConversationFields(JsonWriter& w, const ConversationRecord& c) {
   w.Field("last_seq", c.last_seq).Field("created_ms", c.created_ms);
 }
 
-void WriteSummaryFields(JsonWriter& w, const ConversationSummary& s) {
-  WriteConversationFields(w, s.conversation);
+void WriteSummaryFields(JsonWriter& w, const ConversationSummary& s, bool with_members) {
+  WriteConversationFields(w, s.conversation, with_members);
   w.Field("read_seq", s.read_seq).Field("unread", s.unread);
   if (s.last_message) {
     w.Key("last_message").BeginObject();

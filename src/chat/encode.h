@@ -18,10 +18,13 @@ namespace parley {
 void WriteEntryFields(JsonWriter& w, const LogEntry& entry);
 /// A conversation's fields: id, type, title, members:[ids], roles:{id:role},
 /// receipts:{id:{read_seq, delivered_seq}}, last_seq, created_ms.
-void WriteConversationFields(JsonWriter& w, const ConversationRecord& conversation);
+void WriteConversationFields(JsonWriter& w, const ConversationRecord& conversation,
+                             bool with_members = true);
 /// A conversation as one member sees it: the conversation's fields + read_seq, unread,
-/// last_message.
-void WriteSummaryFields(JsonWriter& w, const ConversationSummary& summary);
+/// last_message. Without `with_members`, members, roles and receipts are left out (a resync
+/// that asked for summaries without them).
+void WriteSummaryFields(JsonWriter& w, const ConversationSummary& summary,
+                        bool with_members = true);
 
 /// {"type":TYPE, ...the entry's fields}: the event every member's devices get.
 std::string EntryEventText(std::string_view type, const LogEntry& entry);

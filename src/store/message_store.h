@@ -194,8 +194,11 @@ class MessageStore {
   virtual Result<LogPage> ReadLog(std::string_view conv_id, std::optional<int64_t> after_seq,
                                   std::optional<int64_t> before_seq, int limit) = 0;
 
-  /// Every conversation `user_id` is a member of, most recently active first.
-  virtual Result<std::vector<ConversationSummary>> ListConversations(std::string_view user_id) = 0;
+  /// Every conversation `user_id` is a member of, most recently active first. Without
+  /// `with_members` the summaries' member lists are left empty (and not read): a client that
+  /// resyncs already has them, and membership changes are entries of the log it catches up on.
+  virtual Result<std::vector<ConversationSummary>> ListConversations(std::string_view user_id,
+                                                                     bool with_members = true) = 0;
   /// One conversation as `user_id` sees it; nullopt when it does not exist or they are not a
   /// member (the two are indistinguishable on purpose).
   virtual Result<std::optional<ConversationSummary>> GetSummary(std::string_view conv_id,

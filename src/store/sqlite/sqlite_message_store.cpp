@@ -674,11 +674,14 @@ Result<std::vector<MemberRecord>> LoadMembers(ReadStatements& s, std::string_vie
 }
 
 // Completes a summary read by ReadSummaryRow: members, unread count, last message.
-Status FillSummary(ReadStatements& s, std::string_view user_id, ConversationSummary& summary) {
+Status FillSummary(ReadStatements& s, std::string_view user_id, ConversationSummary& summary,
+                   bool with_members = true) {
   const std::string& conv_id = summary.conversation.id;
-  Result<std::vector<MemberRecord>> members = LoadMembers(s, conv_id);
-  if (!members.ok()) return std::move(members).error();
-  summary.conversation.members = std::move(*members);
+  if (with_members) {
+    Result<std::vector<MemberRecord>> members = LoadMembers(s, conv_id);
+    if (!members.ok()) return std::move(members).error();
+    summary.conversation.members = std::move(*members);
+  }
   {
     Statement& stmt = s.unread;
     ScopedReset reset(stmt);
@@ -957,7 +960,7 @@ Result<LogPage> SqliteMessageStore::ReadLog(std::string_view conv_id,
 }
 
 Result<std::vector<ConversationSummary>> SqliteMessageStore::ListConversations(
-    std::string_view user_id) {
+    std::string_view user_id, bool with_members) {
   ReadLease lease = Borrow();
   ReadStatements& s = lease.statements();
   Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
@@ -976,7 +979,7 @@ Result<std::vector<ConversationSummary>> SqliteMessageStore::ListConversations(
     }
   }
   for (ConversationSummary& summary : summaries) {
-    if (Status st = FillSummary(s, user_id, summary); !st.ok()) return st.error();
+    if (Status st = FillSummary(s, user_id, summary, with_members); !st.ok()) return st.error();
   }
   return summaries;
 }

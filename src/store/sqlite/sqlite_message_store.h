@@ -67,7 +67,8 @@ class SqliteMessageStore final : public MessageStore {
   Result<std::optional<LogEntry>> GetEntry(std::string_view conv_id, int64_t seq) override;
   Result<LogPage> ReadLog(std::string_view conv_id, std::optional<int64_t> after_seq,
                           std::optional<int64_t> before_seq, int limit) override;
-  Result<std::vector<ConversationSummary>> ListConversations(std::string_view user_id) override;
+  Result<std::vector<ConversationSummary>> ListConversations(std::string_view user_id,
+                                                             bool with_members = true) override;
   Result<std::optional<ConversationSummary>> GetSummary(std::string_view conv_id,
                                                         std::string_view user_id) override;
   /// `limit` is clamped to [1, 200]. Words that hold no letter or digit (e.g. "-") are ignored;
