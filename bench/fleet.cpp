@@ -178,8 +178,8 @@ void Fleet::Pump(int t) {
     slot.inflight = 0;
     slot.started_ns = NowNs();
     ++pt.connecting;
-    slot.conn->Start(endpoint_, SourceAddress(i, source_addrs_), "/v1/ws?room=" + slot.conv,
-                     host_header_);
+    slot.conn->Start(endpoint_, SourceAddress(i, source_addrs_), UpgradeTarget(slot), host_header_,
+                     UpgradeProtocol());
   }
 }
 

@@ -112,7 +112,9 @@ class Fleet : public WsHandler {
   Fleet(Runner& runner, const Options& opt, const ServerRef& server, const Seed& seed);
   ~Fleet() override;
 
-  uint32_t AddSlot(uint32_t user, std::string conv, Role role);
+  /// Adds a slot (before any Connect). Virtual so that a protocol adapter (xmpp_fleet.h) can
+  /// keep per-slot state of its own beside it.
+  virtual uint32_t AddSlot(uint32_t user, std::string conv, Role role);
   std::vector<Slot>& slots() { return slots_; }
 
   /// Starts connecting these slots (at most opt.connect_concurrency in the handshake at a
@@ -147,7 +149,14 @@ class Fleet : public WsHandler {
   virtual void OnFrame(Slot& /*slot*/, std::string_view /*type*/, std::string_view /*text*/) {}
   virtual void OnLost(Slot& /*slot*/) {}
 
-  bool TrySend(Slot& slot, int64_t now);
+  // What the WebSocket upgrade asks for: Parley's (and the relay's) URL, no subprotocol.
+  virtual std::string UpgradeTarget(const Slot& slot) const { return "/v1/ws?room=" + slot.conv; }
+  virtual std::string_view UpgradeProtocol() const { return {}; }
+
+  /// Writes one request if the slot may send now (Parley's `send` or `history`); false if not.
+  virtual bool TrySend(Slot& slot, int64_t now);
+  /// The slot is logged in: counts it and lets it send.
+  void HandleReady(Slot& slot);
   void Fill(Slot& slot);
   int64_t NextId(Slot& slot, int64_t now);
   ThreadStats& St(const Slot& slot) { return runner_.stats(slot.thread); }
@@ -170,7 +179,6 @@ class Fleet : public WsHandler {
 
   void Pump(int t);
   void Tick(int t);
-  void HandleReady(Slot& slot);
   void HandleAck(Slot& slot, std::string_view text);
   void HandleError(Slot& slot, std::string_view text);
 

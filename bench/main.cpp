@@ -16,17 +16,26 @@
 #include "seed.h"
 #include "server_process.h"
 #include "workloads.h"
+#include "xmpp_fleet.h"
 
 namespace {
 
 namespace json = boost::json;
 using parley::bench::Options;
 
-bool ParseUrl(const std::string& url, std::string& host, uint16_t& port) {
-  const std::string prefix = "http://";
-  if (url.rfind(prefix, 0) != 0) return false;
+/// http://HOST:PORT[/PATH]; with `path` (the XMPP target) also ws://HOST:PORT/PATH, whose path
+/// goes there.
+bool ParseUrl(const std::string& url, std::string& host, uint16_t& port, std::string* path) {
+  std::string prefix = "http://";
+  if (url.rfind(prefix, 0) != 0) {
+    prefix = "ws://";
+    if (path == nullptr || url.rfind(prefix, 0) != 0) return false;
+  }
   std::string rest = url.substr(prefix.size());
-  if (const size_t slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
+  if (const size_t slash = rest.find('/'); slash != std::string::npos) {
+    if (path != nullptr) *path = rest.substr(slash);
+    rest.resize(slash);
+  }
   const size_t colon = rest.rfind(':');
   if (colon == std::string::npos) return false;
   host = rest.substr(0, colon);
@@ -69,6 +78,13 @@ json::object OptionsJson(const Options& o) {
           {"prefill", o.prefill}};
 }
 
+/// The options only the XMPP target has (kept out of the other targets' reports).
+json::object XmppOptionsJson(const Options& o) {
+  return {{"domain", o.xmpp_domain},
+          {"muc", o.xmpp_muc.empty() ? "conference." + o.xmpp_domain : o.xmpp_muc},
+          {"path", o.xmpp_path}};
+}
+
 std::string NowIso() {
   const std::time_t now = std::time(nullptr);
   char buf[32];
@@ -97,10 +113,17 @@ int Main(int argc, char** argv) {
   app.add_option("--server-stop-timeout", stop_timeout_s,
                  "seconds the started server gets to exit after SIGTERM");
   app.add_option("--target", opt.target,
-                 "parley, or bare (bench/bare_relay: no accounts, no seeding)")
-      ->check(CLI::IsMember({"parley", "bare"}));
+                 "parley, bare (bench/bare_relay: no accounts, no seeding), or xmpp (ejabberd or "
+                 "Prosody over RFC 7395; W1-W3; seed registers users u0.. and creates rooms)")
+      ->check(CLI::IsMember({"parley", "bare", "xmpp"}));
   app.add_option("--url", opt.url,
-                 "http://127.0.0.1:PORT of a running server (instead of -- COMMAND)");
+                 "http://127.0.0.1:PORT of a running server (instead of -- COMMAND); xmpp: "
+                 "ws://127.0.0.1:PORT/PATH");
+  app.add_option("--xmpp-domain", opt.xmpp_domain, "xmpp: the users' domain (localhost)");
+  app.add_option("--xmpp-muc", opt.xmpp_muc, "xmpp: the MUC service (conference.DOMAIN)");
+  app.add_option("--xmpp-path", opt.xmpp_path,
+                 "xmpp: the WebSocket path, when --url does not give one (/ws)");
+  app.add_option("--xmpp-password", opt.xmpp_password, "xmpp: every bench user's password (pw)");
   app.add_option("--server-pid", opt.server_pid, "PID of that server, for its CPU time and RSS");
   app.add_option("--server-name", opt.server_name, "name shown in reports (default: the target)");
   app.add_option("--server-log", opt.server_log, "file for the started server's stderr");
@@ -191,7 +214,8 @@ int Main(int argc, char** argv) {
     server.host = process->host();
     server.port = process->port();
     server.pid = process->pid();
-  } else if (!ParseUrl(opt.url, server.host, server.port)) {
+  } else if (!ParseUrl(opt.url, server.host, server.port,
+                       opt.target == "xmpp" ? &opt.xmpp_path : nullptr)) {
     std::fprintf(stderr,
                  "parley_bench: give --url http://127.0.0.1:PORT or a server command after --\n");
     return 2;
@@ -204,11 +228,28 @@ int Main(int argc, char** argv) {
                       {"target", opt.target},       {"server", opt.server_name},
                       {"started", NowIso()},        {"machine", parley::bench::MachineFacts()},
                       {"options", OptionsJson(opt)}};
+  if (opt.target == "xmpp") report["xmpp"] = XmppOptionsJson(opt);
   {
     parley::bench::Seed seed;
     std::string error;
     bool ok = true;
-    if (opt.workload == "seed") {
+    if (opt.workload == "seed" && opt.target == "xmpp") {
+      // Users u0..u<N-1> (N: --conns, or what --pairs and the group sets need) and the rooms.
+      std::vector<std::pair<int, int>> sets;
+      for (const std::string& spec : seed_groups) {
+        int groups = 0, size = 0;
+        if (!ParseGroupSpec(spec, groups, size)) {
+          error = "bad --seed-groups entry " + spec + " (want GROUPSxSIZE)";
+          ok = false;
+          break;
+        }
+        sets.emplace_back(groups, size);
+      }
+      if (ok) {
+        ok = parley::bench::SeedXmpp(opt, server, std::max(opt.conns, 2 * opt.pairs), sets, error);
+      }
+      if (ok) std::fprintf(stderr, "parley_bench: seed ready\n");
+    } else if (opt.workload == "seed") {
       parley::bench::SeedNeeds needs;
       needs.users = std::min(opt.conns, 10'000);
       needs.pairs = std::max({opt.pairs, opt.observer_pairs, (opt.readers + 1) / 2});
@@ -226,8 +267,8 @@ int Main(int argc, char** argv) {
       if (ok) std::fprintf(stderr, "parley_bench: seed ready\n");
     } else {
       const parley::bench::SeedNeeds needs = parley::bench::NeedsOf(opt);
-      if (opt.target == "bare") {
-        seed = parley::bench::BareSeed(needs);
+      if (opt.target == "bare" || opt.target == "xmpp") {
+        seed = parley::bench::BareSeed(needs);  // xmpp: the names the seed workload registered
       } else {
         ok = parley::bench::EnsureSeed(opt, server.host, server.port, needs, seed, error);
       }

@@ -12,12 +12,18 @@ namespace parley::bench {
 struct Options {
   // What to run, against what.
   std::string workload;           // seed, w1, w2, w3, w4, w5
-  std::string target = "parley";  // parley: the real server; bare: bench/bare_relay
+  std::string target = "parley";  // parley: the real server; bare: bench/bare_relay; xmpp: a peer
   std::string url;                // http://127.0.0.1:PORT; filled from the spawned server if any
   pid_t server_pid = 0;           // for CPU and RSS; filled from the spawned server if any
   std::string server_name;        // shown in reports; default: the target
   std::vector<std::string> server_argv;  // after `--`: the server to start and stop
   std::string server_log;                // the spawned server's stderr; empty = inherited
+
+  // --target xmpp: ejabberd or Prosody over XMPP-over-WebSocket (RFC 7395, xmpp_fleet.h).
+  std::string xmpp_domain = "localhost";  // the XMPP host users belong to
+  std::string xmpp_muc;                   // MUC service; empty = "conference." + xmpp_domain
+  std::string xmpp_path = "/ws";          // the WebSocket path (a ws:// --url sets it)
+  std::string xmpp_password = "pw";       // every bench user's password
 
   // Client machinery.
   int threads = 0;                // io threads; 0 = the CPUs this process may run on

@@ -17,6 +17,9 @@ struct ServerRef {
   pid_t pid = 0;  // 0: no server-side figures
 };
 
+/// Client io threads: opt.threads, or one per CPU this process may run on.
+int ClientThreads(const Options& opt);
+
 /// What a workload needs seeded, from the options.
 SeedNeeds NeedsOf(const Options& opt);
 

@@ -72,7 +72,7 @@ WsConn::WsConn(asio::io_context& io, WsHandler& handler, uint32_t index, int thr
       mask_state_(0x9E3779B97F4A7C15ull ^ (uint64_t{index} * 0xBF58476D1CE4E5B9ull) ^ 1) {}
 
 void WsConn::Start(const tcp::endpoint& server, const asio::ip::address_v4& source,
-                   const std::string& target, const std::string& host) {
+                   const std::string& target, const std::string& host, std::string_view protocol) {
   state_ = State::kConnecting;
   in_.assign(kInitialBuffer, 0);
   in_begin_ = in_end_ = 0;
@@ -96,7 +96,10 @@ void WsConn::Start(const tcp::endpoint& server, const asio::ip::address_v4& sour
   out_pending_ =
       "GET " + target + " HTTP/1.1\r\nHost: " + host +
       "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + Base64(key, 16) +
-      "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+      "\r\nSec-WebSocket-Version: 13\r\n";
+  if (!protocol.empty())
+    out_pending_.append("Sec-WebSocket-Protocol: ").append(protocol).append("\r\n");
+  out_pending_.append("\r\n");
   socket_.async_connect(server, [self = shared_from_this()](boost::system::error_code ec) {
     if (self->state_ != State::kConnecting) return;
     if (ec) return self->Fail("connect");

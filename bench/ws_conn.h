@@ -43,10 +43,11 @@ class WsConn : public std::enable_shared_from_this<WsConn> {
 
   /// Connects from `source` (port chosen at connect time: IP_BIND_ADDRESS_NO_PORT, so that
   /// many source addresses multiply the ~28k ephemeral ports of one), sends the upgrade for
-  /// `target` (e.g. "/v1/ws?room=p1"), and reports OnOpen or OnClosed.
+  /// `target` (e.g. "/v1/ws?room=p1"), asking for subprotocol `protocol` when not empty (e.g.
+  /// "xmpp", RFC 7395), and reports OnOpen or OnClosed.
   void Start(const boost::asio::ip::tcp::endpoint& server,
              const boost::asio::ip::address_v4& source, const std::string& target,
-             const std::string& host);
+             const std::string& host, std::string_view protocol = {});
 
   /// Queues one text message. Ignored unless open.
   void SendText(std::string_view text);
