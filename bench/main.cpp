@@ -71,6 +71,7 @@ json::object OptionsJson(const Options& o) {
           {"group_size", o.group_size},
           {"posters", o.posters},
           {"missed", o.missed},
+          {"sync_members", o.sync_members},
           {"observer_pairs", o.observer_pairs},
           {"observer_rate", o.observer_rate},
           {"readers", o.readers},
@@ -149,6 +150,9 @@ int Main(int argc, char** argv) {
   app.add_option("--group-size", opt.group_size, "W3/W4: members per group");
   app.add_option("--posters", opt.posters, "W3: posting members per group");
   app.add_option("--missed", opt.missed, "W4: messages each client misses while away");
+  app.add_option(
+      "--sync-members", opt.sync_members,
+      "W4: resync with member lists (true) or with \"members\": false (PROTOCOL.md, sync)");
   app.add_option("--observer-pairs", opt.observer_pairs,
                  "W4: untouched pairs watched during the storm");
   app.add_option("--observer-rate", opt.observer_rate, "W4: their total messages/s");

@@ -48,6 +48,7 @@ struct Options {
   int group_size = 100;           // W3/W4
   int posters = 5;                // W3: posting members per group
   int missed = 20;                // W4: messages each reconnecting client has missed
+  bool sync_members = true;       // W4: resync with full summaries (false: "members": false)
   int observer_pairs = 50;        // W4: untouched pairs whose latency is watched
   double observer_rate = 500;     // W4: their total messages/s
   int readers = 200;              // W5: connections reading history

@@ -435,7 +435,8 @@ class StormFleet : public Fleet {
   void OnReady(Slot& slot) override {
     if (slot.role != Role::kResyncer) return;
     slot.stage = 1;
-    slot.conn->SendText("{\"type\":\"sync\",\"id\":\"y\"}");
+    slot.conn->SendText(opt().sync_members ? "{\"type\":\"sync\",\"id\":\"y\"}"
+                                           : "{\"type\":\"sync\",\"id\":\"y\",\"members\":false}");
   }
 
   void OnFrame(Slot& slot, std::string_view type, std::string_view text) override {
