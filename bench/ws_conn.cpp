@@ -8,6 +8,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "base64.h"
+
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24  // linux/in.h; not in glibc's netinet/in.h
 #endif
@@ -28,21 +30,6 @@ uint64_t NextRandom(uint64_t& state) {  // xorshift64*: masks only need to vary,
   state ^= state << 25;
   state ^= state >> 27;
   return state * 2685821657736338717ull;
-}
-
-std::string Base64(const uint8_t* data, size_t n) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < n; i += 3) {
-    const uint32_t b = (uint32_t{data[i]} << 16) | (i + 1 < n ? uint32_t{data[i + 1]} << 8 : 0) |
-                       (i + 2 < n ? uint32_t{data[i + 2]} : 0);
-    out += kAlphabet[(b >> 18) & 63];
-    out += kAlphabet[(b >> 12) & 63];
-    out += i + 1 < n ? kAlphabet[(b >> 6) & 63] : '=';
-    out += i + 2 < n ? kAlphabet[b & 63] : '=';
-  }
-  return out;
 }
 
 bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
@@ -93,10 +80,10 @@ void WsConn::Start(const tcp::endpoint& server, const asio::ip::address_v4& sour
     const uint64_t r = NextRandom(mask_state_);
     std::memcpy(key + i, &r, 8);
   }
-  out_pending_ =
-      "GET " + target + " HTTP/1.1\r\nHost: " + host +
-      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + Base64(key, 16) +
-      "\r\nSec-WebSocket-Version: 13\r\n";
+  out_pending_ = "GET " + target + " HTTP/1.1\r\nHost: " + host +
+                 "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
+                 Base64(std::string_view(reinterpret_cast<const char*>(key), 16)) +
+                 "\r\nSec-WebSocket-Version: 13\r\n";
   if (!protocol.empty())
     out_pending_.append("Sec-WebSocket-Protocol: ").append(protocol).append("\r\n");
   out_pending_.append("\r\n");
