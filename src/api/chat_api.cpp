@@ -92,22 +92,12 @@ void WriteSummaries(JsonWriter& w, const std::vector<ConversationSummary>& summa
   w.EndArray();
 }
 
-// An object whose fields `write` writes, as text. The replies that carry many entries or
-// conversations are written straight to text rather than built as trees (see JsonWriter).
-template <class Write>
-std::string ObjectText(Write&& write) {
-  std::string text;
-  JsonWriter w(text);
-  w.BeginObject();
-  write(w);
-  w.EndObject();
-  return text;
-}
-
 // A WebSocket reply {"type":TYPE,"re":ID, ...fields `write` writes}, as ReplyFrame makes it.
 template <class Write>
 Frame ReplyText(std::string_view type, const json::value& id, Write&& write) {
-  return MakeFrame(ObjectText([&](JsonWriter& w) {
+  // The replies that carry many entries or conversations are written straight to text rather
+  // than built as trees (see JsonWriter).
+  return MakeFrame(JsonObjectText([&](JsonWriter& w) {
     w.Field("type", type);
     if (!id.is_null()) w.Key("re").Raw(json::serialize(id));
     write(w);
@@ -157,7 +147,7 @@ class HttpHandlers {
     PARLEY_TRY(with_members, QueryBool(r, "members", true));
     PARLEY_TRY(list, d_.chat.Sync(claims->user_id, *with_members));
     return HttpReply::Json(
-        200, ObjectText([&](JsonWriter& w) { WriteSummaries(w, *list, *with_members); }));
+        200, JsonObjectText([&](JsonWriter& w) { WriteSummaries(w, *list, *with_members); }));
   }
 
   HttpReply Get(HttpRequest& r) {
@@ -185,7 +175,7 @@ class HttpHandlers {
     PARLEY_TRY(limit, QueryInt(r, "limit"));
     PARLEY_TRY(page, d_.chat.History(claims->user_id, r.params["id"], *after, *before,
                                      AsLimit(*limit, kDefaultHistoryLimit)));
-    return HttpReply::Json(200, ObjectText([&](JsonWriter& w) { WritePageFields(w, *page); }));
+    return HttpReply::Json(200, JsonObjectText([&](JsonWriter& w) { WritePageFields(w, *page); }));
   }
 
   HttpReply Send(HttpRequest& r) {

@@ -294,12 +294,11 @@ void ChatService::PushReceipt(Batch& batch, const ConvState& state, const Member
 
 void ChatService::FanOutConversation(Batch& batch, const ConvState& state,
                                      const std::vector<std::string>& extra_users) {
-  std::string text;
-  JsonWriter w(text);
-  w.BeginObject().Field("type", std::string_view("conversation")).Key("conversation").BeginObject();
-  WriteConversationFields(w, state.record);
-  w.EndObject().EndObject();
-  Frame frame = MakeFrame(std::move(text));
+  Frame frame = MakeFrame(JsonObjectText([&](JsonWriter& w) {
+    w.Field("type", std::string_view("conversation")).Key("conversation").BeginObject();
+    WriteConversationFields(w, state.record);
+    w.EndObject();
+  }));
   batch.after_commit.push_back([this, members = state.member_ids, extra_users, frame] {
     for (const auto& user : *members) hub_.SendToUser(user, frame);
     for (const auto& user : extra_users) hub_.SendToUser(user, frame);

@@ -1,5 +1,7 @@
 #include "chat/encode.h"
 
+#include <utility>
+
 namespace parley {
 
 namespace json = boost::json;
@@ -91,13 +93,12 @@ void WriteSummaryFields(JsonWriter& w, const ConversationSummary& s, bool with_m
 }
 
 std::string EntryEventText(std::string_view type, const LogEntry& entry) {
-  std::string out;
-  out.reserve(256 + (entry.body ? entry.body->size() : 0));
-  JsonWriter w(out);
-  w.BeginObject().Field("type", type);
-  WriteEntryFields(w, entry);
-  w.EndObject();
-  return out;
+  return JsonObjectText(
+      [&](JsonWriter& w) {
+        w.Field("type", type);
+        WriteEntryFields(w, entry);
+      },
+      256 + (entry.body ? entry.body->size() : 0));
 }
 
 namespace {
@@ -105,12 +106,7 @@ namespace {
 // The tree form of what `write` produces: the text is the definition, parsed back.
 template <class Write>
 json::object AsTree(Write&& write) {
-  std::string text;
-  JsonWriter w(text);
-  w.BeginObject();
-  write(w);
-  w.EndObject();
-  return json::parse(text).as_object();
+  return json::parse(JsonObjectText(std::forward<Write>(write))).as_object();
 }
 
 }  // namespace

@@ -45,6 +45,18 @@ class JsonWriter {
 /// Appends `text` as a quoted JSON string.
 void AppendJsonString(std::string& out, std::string_view text);
 
+/// The text of one JSON object whose fields `write(JsonWriter&)` writes; `reserve`: a size hint.
+template <class Write>
+std::string JsonObjectText(Write&& write, size_t reserve = 0) {
+  std::string text;
+  text.reserve(reserve);
+  JsonWriter w(text);
+  w.BeginObject();
+  write(w);
+  w.EndObject();
+  return text;
+}
+
 template <class T>
 JsonWriter& JsonWriter::Field(std::string_view key, const T& value) {
   Key(key);
