@@ -54,16 +54,25 @@ void ConnectionHub::Remove(const Connection& connection) {
   if (last) observer->OnUserDisconnected(connection.user_id());
 }
 
-std::vector<std::shared_ptr<Connection>> ConnectionHub::Snapshot(std::string_view user_id) const {
-  std::vector<std::shared_ptr<Connection>> out;
+template <class Visit>
+bool ConnectionHub::ForEachLive(std::string_view user_id, Visit&& visit) const {
   const Shard& shard = ShardFor(user_id);
   std::lock_guard lock(shard.mu);
   auto it = shard.users.find(user_id);
-  if (it == shard.users.end()) return out;
-  out.reserve(it->second.size());
+  if (it == shard.users.end()) return true;
   for (const auto& weak : it->second) {
-    if (auto strong = weak.lock()) out.push_back(std::move(strong));
+    auto strong = weak.lock();
+    if (strong && !visit(std::move(strong))) return false;
   }
+  return true;
+}
+
+std::vector<std::shared_ptr<Connection>> ConnectionHub::Snapshot(std::string_view user_id) const {
+  std::vector<std::shared_ptr<Connection>> out;
+  ForEachLive(user_id, [&](std::shared_ptr<Connection> connection) {
+    out.push_back(std::move(connection));
+    return true;
+  });
   return out;
 }
 
@@ -73,16 +82,13 @@ size_t ConnectionHub::SendToUser(std::string_view user_id, const Frame& frame,
   // fan-out to a group calls this once per member, where a copied list per call was a heap
   // allocation per recipient.
   size_t delivered = 0;
-  const Shard& shard = ShardFor(user_id);
-  std::lock_guard lock(shard.mu);
-  auto it = shard.users.find(user_id);
-  if (it == shard.users.end()) return 0;
-  for (const auto& weak : it->second) {
-    auto connection = weak.lock();
-    if (!connection || connection.get() == except) continue;
-    connection->Deliver(frame);
-    ++delivered;
-  }
+  ForEachLive(user_id, [&](const std::shared_ptr<Connection>& connection) {
+    if (connection.get() != except) {
+      connection->Deliver(frame);
+      ++delivered;
+    }
+    return true;
+  });
   return delivered;
 }
 
@@ -120,14 +126,8 @@ size_t ConnectionHub::ConnectionsOfUser(std::string_view user_id) const {
 }
 
 bool ConnectionHub::IsConnected(std::string_view user_id) const {
-  const Shard& shard = ShardFor(user_id);
-  std::lock_guard lock(shard.mu);
-  auto it = shard.users.find(user_id);
-  if (it == shard.users.end()) return false;
-  for (const auto& weak : it->second) {
-    if (!weak.expired()) return true;
-  }
-  return false;
+  // Stopped by the first live connection.
+  return !ForEachLive(user_id, [](const std::shared_ptr<Connection>&) { return false; });
 }
 
 }  // namespace parley

@@ -84,6 +84,10 @@ class ConnectionHub {
   Shard& ShardFor(std::string_view user_id);
   const Shard& ShardFor(std::string_view user_id) const;
   std::vector<std::shared_ptr<Connection>> Snapshot(std::string_view user_id) const;
+  /// Calls `visit(connection)` for each live connection of `user_id`, under its shard's lock,
+  /// until it returns false. Returns false if a visit stopped it.
+  template <class Visit>
+  bool ForEachLive(std::string_view user_id, Visit&& visit) const;
 
   std::array<Shard, kShards> shards_;
   std::atomic<ConnectionObserver*> observer_{nullptr};
