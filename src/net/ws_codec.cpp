@@ -47,19 +47,18 @@ std::string AcceptKey(std::string_view key) {
 
 size_t EncodeHeader(Opcode opcode, uint64_t payload_bytes, uint8_t* out) {
   out[0] = static_cast<uint8_t>(0x80 | static_cast<uint8_t>(opcode));
-  if (payload_bytes < 126) {
+  const size_t length = HeaderBytes(payload_bytes);
+  if (length == 2) {
     out[1] = static_cast<uint8_t>(payload_bytes);
-    return 2;
-  }
-  if (payload_bytes <= 0xFFFF) {
+  } else if (length == 4) {
     out[1] = 126;
     out[2] = static_cast<uint8_t>(payload_bytes >> 8);
     out[3] = static_cast<uint8_t>(payload_bytes);
-    return 4;
+  } else {
+    out[1] = 127;
+    for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<uint8_t>(payload_bytes >> (56 - 8 * i));
   }
-  out[1] = 127;
-  for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<uint8_t>(payload_bytes >> (56 - 8 * i));
-  return 10;
+  return length;
 }
 
 std::string ClosePayload(int code, std::string_view reason) {

@@ -34,7 +34,12 @@ bool ValidClientKey(std::string_view key);
 /// The Sec-WebSocket-Accept value answering `key` (RFC 6455 section 4.2.2).
 std::string AcceptKey(std::string_view key);
 
-/// Writes the header of a final, unmasked frame; returns its length (2, 4 or 10).
+/// The length of a server frame header for a payload of `payload_bytes`: 2, 4 or 10.
+constexpr size_t HeaderBytes(uint64_t payload_bytes) {
+  return payload_bytes < 126 ? 2 : payload_bytes <= 0xFFFF ? 4 : 10;
+}
+
+/// Writes the header of a final, unmasked frame; returns its length (HeaderBytes).
 size_t EncodeHeader(Opcode opcode, uint64_t payload_bytes, uint8_t* out);
 
 /// A close frame's payload: the code in network order, then the reason (cut to fit 125 bytes

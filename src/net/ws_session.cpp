@@ -482,7 +482,7 @@ class WsSession final : public Connection,
     while (sent > 0) {
       const Outgoing& out = queue_[head_];
       const size_t frame_bytes =
-          out.bytes->size() + (out.opcode == kRawBytes ? 0 : HeaderBytes(out.bytes->size()));
+          out.bytes->size() + (out.opcode == kRawBytes ? 0 : ws::HeaderBytes(out.bytes->size()));
       const size_t left = frame_bytes - head_sent_;
       if (sent < left) {
         head_sent_ += sent;
@@ -506,10 +506,6 @@ class WsSession final : public Connection,
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
       head_ = 0;
     }
-  }
-
-  static size_t HeaderBytes(size_t payload) {
-    return payload < 126 ? 2 : payload <= 0xFFFF ? 4 : 10;
   }
 
   void WaitWritable() {
