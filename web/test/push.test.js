@@ -53,9 +53,11 @@ describe('web push', () => {
         errors.push(m.text());
       }
     });
-    page.on('requestfinished', async (request) => {
+    // The status is kept as a promise, pushed at once: the handler must not have to finish
+    // before a test looks at what was posted.
+    page.on('requestfinished', (request) => {
       if (request.method() === 'POST' && new URL(request.url()).pathname === '/v1/push/subscriptions') {
-        subscriptionPosts.push((await request.response())?.status());
+        subscriptionPosts.push(request.response().then((r) => r?.status()));
       }
     });
 
@@ -112,7 +114,7 @@ describe('web push', () => {
     await dialog.getByText(/notified of new messages/).waitFor(WAIT);
     const text = await dialog.textContent();
     if (/even when Parley is closed/.test(text)) {
-      assert.deepEqual(subscriptionPosts, [201]);
+      assert.deepEqual(await Promise.all(subscriptionPosts), [201]);
     } else {
       // No push service here (headless Chromium): in-tab notifications, nothing alarming.
       assert.match(text, /while a Parley tab is open/);
@@ -124,9 +126,14 @@ describe('web push', () => {
     await toggle.waitFor(WAIT);
     await page.waitForFunction(() =>
       !document.querySelector('dialog input[type=checkbox]')?.disabled);
+    // The wait is registered before the click: a server that answers at once must not be missed.
+    const saved = page.waitForResponse((r) =>
+      new URL(r.url()).pathname === '/v1/notifications/settings' &&
+      r.request().method() === 'PUT', WAIT);
     await toggle.check();
-    await page.waitForResponse((r) => r.url().endsWith('/v1/notifications/settings') &&
-      r.request().method() === 'PUT');
+    const reply = await saved;
+    assert.equal(reply.status(), 200, await reply.text());
+    assert.equal((await reply.json()).private_previews, true);
     await dialog.getByRole('button', { name: 'Close' }).click();
     assert.deepEqual(errors, []);
   });

@@ -126,6 +126,16 @@ export class ParleyClient {
   }
 
   /**
+   * True when the server holds this client's presence subscriptions on the current connection
+   * (or there are none). After a reconnect it is false until the renewal is answered; a
+   * 'change' event ('presence') says when it turns true.
+   */
+  get presenceSubscribed() {
+    if (!this._presenceSubs.length) return true;
+    return this._ws !== null && this._presenceSubscribedOn === this._ws;
+  }
+
+  /**
    * Resolves with the first event `name` whose detail passes `predicate`.
    * @param {string} name
    * @param {(detail: any) => boolean} [predicate]
@@ -495,6 +505,7 @@ export class ParleyClient {
       const { user_id: user, ...info } = p;
       this._applyPresence(user, info);
     }
+    this._emitChange('presence');
     return reply.presence ?? [];
   }
 

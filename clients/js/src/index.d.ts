@@ -223,6 +223,8 @@ export declare class ParleyClient {
   users: Map<string, User>;
   /** user id -> presence, kept current from events, queries and subscriptions (newest `last_seen` wins) */
   presence: Map<string, PresenceState>;
+  /** True when the server holds the presence subscriptions on the current connection (or there are none); 'change' says when it turns true after a reconnect. */
+  readonly presenceSubscribed: boolean;
 
   on<K extends keyof ClientEvents>(name: K, listener: (detail: ClientEvents[K]) => void): () => void;
   once<K extends keyof ClientEvents>(name: K, predicate?: (detail: ClientEvents[K]) => boolean): Promise<ClientEvents[K]>;

@@ -116,11 +116,20 @@ describe('presence through the client', () => {
     const answer = await alice.subscribePresence([bobId, carol.me.userId]);
     assert.deepEqual(answer.map((p) => p.user_id), [bobId]);
 
+    assert.equal(alice.presenceSubscribed, true);
+
     // After a reconnect the subscription is sent again (the server forgets it with the socket).
+    // Each wait is registered before the action that causes it.
+    const wentOffline = alice.once('state', (s) => s.state === 'offline');
     alice.networkLost();
-    await alice.once('state', (s) => s.state === 'offline');
+    await wentOffline;
+    assert.equal(alice.presenceSubscribed, false);
+    const backOnline = alice.whenOnline();
     alice.reconnectNow();
-    await alice.whenOnline();
+    await backOnline;
+    // Bob's change must happen after the server holds the renewed subscription, or it would
+    // reach Alice only by luck.
+    await waitFor([alice], () => alice.presenceSubscribed, 'the subscription renewed');
     const offline = presenceEvent(alice, (p) => p.user === bobId && p.status === 'offline',
       'bob offline after alice reconnected');
     bob.stop();
