@@ -240,6 +240,11 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   options.allowed_origins = config.allowed_origins;
   options.frames_per_min = config.rate_frames_per_min;
   options.frames_burst = config.rate_frames_burst;
+  options.control_frames_per_min = config.rate_control_frames_per_min;
+  options.control_frames_burst = config.rate_control_frames_burst;
+  options.max_message_fragments = config.max_message_fragments;
+  options.max_ws_per_user = static_cast<size_t>(config.max_ws_per_user);
+  options.max_ws_per_device = static_cast<size_t>(config.max_ws_per_device);
 
   ChatOptions chat_options;
   chat_options.max_body_bytes = config.max_message_bytes;

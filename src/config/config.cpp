@@ -57,6 +57,15 @@ const std::array kFields = {
     ConfigField{"drain_timeout_ms", "limits",
                 "On SIGTERM, how long to wait for connections to close and data to flush",
                 &Config::drain_timeout_ms},
+    ConfigField{"max_message_fragments", "limits",
+                "Frames one fragmented WebSocket message may have; more closes with 1008",
+                &Config::max_message_fragments},
+    ConfigField{"max_ws_per_user", "limits",
+                "Authenticated WebSockets one user may hold; more close with 4429 (0: no bound)",
+                &Config::max_ws_per_user},
+    ConfigField{"max_ws_per_device", "limits",
+                "Authenticated WebSockets one device may hold; more close with 4429 (0: no bound)",
+                &Config::max_ws_per_device},
     // [auth]
     ConfigField{"access_token_ttl_s", "auth", "Lifetime of an access token (JWT), seconds",
                 &Config::access_token_ttl_s},
@@ -120,6 +129,11 @@ const std::array kFields = {
                 &Config::rate_frames_per_min},
     ConfigField{"rate_frames_burst", "rate_limits", "Burst size for rate_frames_per_min",
                 &Config::rate_frames_burst},
+    ConfigField{"rate_control_frames_per_min", "rate_limits",
+                "WebSocket pings and pongs per minute per connection; over it pings go unanswered",
+                &Config::rate_control_frames_per_min},
+    ConfigField{"rate_control_frames_burst", "rate_limits",
+                "Burst size for rate_control_frames_per_min", &Config::rate_control_frames_burst},
     // [notify]
     ConfigField{"notify_webhook_url", "notify",
                 "Server-wide webhook (http or https URL) for notifications; empty means none",
@@ -575,6 +589,9 @@ Status ValidateConfig(const Config& config) {
       "durability: " + Quote(config.durability) + " is not one of full, normal, off");
   require(config.max_message_bytes > 0, "max_message_bytes: must be greater than 0");
   require(config.max_group_members >= 2, "max_group_members: must be at least 2");
+  require(config.max_message_fragments >= 1, "max_message_fragments: must be at least 1");
+  require(config.max_ws_per_user >= 0, "max_ws_per_user: must be >= 0");
+  require(config.max_ws_per_device >= 0, "max_ws_per_device: must be >= 0");
   require(config.receipt_fanout_max_members >= 0, "receipt_fanout_max_members: must be >= 0");
   require(config.presence_grace_ms >= 0, "presence_grace_ms: must be >= 0");
   require(config.presence_max_group_size >= 0, "presence_max_group_size: must be >= 0");
@@ -596,7 +613,9 @@ Status ValidateConfig(const Config& config) {
         std::tuple{"rate_typing_per_min", config.rate_typing_per_min, 0.0},
         std::tuple{"rate_typing_burst", config.rate_typing_burst, 1.0},
         std::tuple{"rate_frames_per_min", config.rate_frames_per_min, 0.0},
-        std::tuple{"rate_frames_burst", config.rate_frames_burst, 1.0}}) {
+        std::tuple{"rate_frames_burst", config.rate_frames_burst, 1.0},
+        std::tuple{"rate_control_frames_per_min", config.rate_control_frames_per_min, 0.0},
+        std::tuple{"rate_control_frames_burst", config.rate_control_frames_burst, 1.0}}) {
     const bool ok = std::isfinite(value) && (minimum == 0.0 ? value > 0.0 : value >= minimum);
     require(ok, std::string(name) + ": " + FormatDouble(value) +
                     (minimum == 0.0 ? " must be greater than 0" : " must be at least 1"));

@@ -33,6 +33,9 @@ struct Config {
   int http_idle_timeout_ms = 60'000;         // keep-alive connection with no request
   int heartbeat_ms = 30'000;                 // advertised in `ready`; silence > 2x closes
   int drain_timeout_ms = 5'000;              // SIGTERM: deadline to close and flush
+  int max_message_fragments = 64;            // frames of one fragmented WS message (then 1008)
+  int max_ws_per_user = 50;                  // authenticated WebSockets per user (0: no bound)
+  int max_ws_per_device = 10;                // ... per device (browser tabs share one)
 
   // [auth]
   int access_token_ttl_s = 15 * 60;
@@ -64,6 +67,8 @@ struct Config {
   double rate_typing_burst = 10;
   double rate_frames_per_min = 6000;  // WebSocket frames per connection: 100/s
   double rate_frames_burst = 200;
+  double rate_control_frames_per_min = 600;  // WebSocket pings and pongs per connection: 10/s
+  double rate_control_frames_burst = 30;
 
   // [notify] notifications for members with no connected device (docs/ARCHITECTURE.md)
   std::string notify_webhook_url;     // server-wide webhook; empty = none

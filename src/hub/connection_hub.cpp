@@ -13,16 +13,39 @@ const ConnectionHub::Shard& ConnectionHub::ShardFor(std::string_view user_id) co
 }
 
 void ConnectionHub::Add(const std::shared_ptr<Connection>& connection) {
+  (void)TryAdd(connection, Caps{});
+}
+
+ConnectionHub::AddResult ConnectionHub::TryAdd(const std::shared_ptr<Connection>& connection,
+                                               Caps caps) {
   Shard& shard = ShardFor(connection->user_id());
   bool first = false;
   {
     std::lock_guard lock(shard.mu);
     auto& list = shard.users[connection->user_id()];
     first = list.empty();
+    if (caps.per_user != 0 || caps.per_device != 0) {
+      // Connections that died without being removed yet do not count against the caps.
+      size_t of_user = 0;
+      size_t of_device = 0;
+      for (const auto& weak : list) {
+        auto live = weak.lock();
+        if (!live) continue;
+        ++of_user;
+        if (live->device_id() == connection->device_id()) ++of_device;
+      }
+      const bool user_full = caps.per_user != 0 && of_user >= caps.per_user;
+      const bool device_full = caps.per_device != 0 && of_device >= caps.per_device;
+      if (user_full || device_full) {
+        if (list.empty()) shard.users.erase(connection->user_id());
+        return user_full ? AddResult::kTooManyForUser : AddResult::kTooManyForDevice;
+      }
+    }
     list.push_back(connection);
   }
   ConnectionObserver* observer = observer_.load();
   if (first && observer != nullptr) observer->OnUserConnected(connection->user_id());
+  return AddResult::kAdded;
 }
 
 void ConnectionHub::Remove(const Connection& connection) {

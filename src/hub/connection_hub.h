@@ -43,7 +43,17 @@ class ConnectionObserver {
 /// with no lock held.
 class ConnectionHub {
  public:
+  /// Bounds on one user's live connections on this node; 0 means no bound.
+  struct Caps {
+    size_t per_user = 0;
+    size_t per_device = 0;
+  };
+  enum class AddResult { kAdded, kTooManyForUser, kTooManyForDevice };
+
   void Add(const std::shared_ptr<Connection>& connection);
+  /// Adds `connection` unless its user or its device already holds `caps` live connections
+  /// here; checked and added under one lock, so racing connects cannot pass the bound together.
+  [[nodiscard]] AddResult TryAdd(const std::shared_ptr<Connection>& connection, Caps caps);
   void Remove(const Connection& connection);
 
   /// Sets the one observer (nullptr: none). Not owned. Set it before the first Add, and clear

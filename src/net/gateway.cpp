@@ -43,6 +43,15 @@ GatewayMetrics::GatewayMetrics(MetricsRegistry& registry)
         &registry.AddCounter("parley_errors_total", "Errors answered to clients, by code",
                              {{"code", std::string(CodeName(static_cast<ErrorCode>(code)))}});
   }
+  constexpr const char* kPolicyReasons[] = {"control_before_auth", "fragments", "rate_limited",
+                                            "too_many_for_user", "too_many_for_device"};
+  static_assert(std::size(kPolicyReasons) == static_cast<size_t>(PolicyClose::kCount));
+  for (size_t i = 0; i < std::size(kPolicyReasons); ++i) {
+    policy_closes[i] = &registry.AddCounter(
+        "parley_ws_policy_closes_total",
+        "WebSocket connections closed for breaking a limit of the gateway, by reason",
+        {{"reason", kPolicyReasons[i]}});
+  }
 }
 
 }  // namespace net

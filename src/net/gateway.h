@@ -31,6 +31,11 @@ struct GatewayOptions {
   std::vector<std::string> allowed_origins;  // empty: same host (or no Origin) only
   double frames_per_min = 6000;              // per connection; refused frames get rate_limited
   double frames_burst = 200;
+  double control_frames_per_min = 600;  // pings and pongs per connection; refused: no pong
+  double control_frames_burst = 30;
+  int max_message_fragments = 64;  // frames of one fragmented message; more closes with 1008
+  size_t max_ws_per_user = 50;     // authenticated WebSockets of one user on this node (0: any)
+  size_t max_ws_per_device = 10;   // ... of one device (its browser tabs share it)
 };
 
 /// The HTTP + WebSocket front door: one port, one io_context per thread, each connection

@@ -59,6 +59,16 @@ struct Worker {
   std::unique_ptr<uint8_t[]> read_scratch;  // shared by the sessions: one read at a time
 };
 
+/// Why the gateway closed a WebSocket that broke one of its limits (parley_ws_policy_closes_total).
+enum class PolicyClose {
+  kControlBeforeAuth,  // more control frames before `ready` than an honest client sends
+  kFragments,          // more fragments in one message than max_message_fragments
+  kRateLimited,        // kept sending far over its frame budgets (4429)
+  kTooManyForUser,     // past max_ws_per_user (4429)
+  kTooManyForDevice,   // past max_ws_per_device (4429)
+  kCount
+};
+
 /// The gateway's counters, registered once at start-up.
 struct GatewayMetrics {
   explicit GatewayMetrics(MetricsRegistry& registry);
@@ -71,8 +81,10 @@ struct GatewayMetrics {
   Counter& ws_frames_out;
   Counter& ws_slow_consumers;
   Counter* errors[9];  // by ErrorCode
+  Counter* policy_closes[static_cast<int>(PolicyClose::kCount)];
 
   void CountError(ErrorCode code) { errors[static_cast<int>(code)]->Inc(); }
+  void CountPolicyClose(PolicyClose why) { policy_closes[static_cast<int>(why)]->Inc(); }
 };
 
 /// What every session needs from the gateway. Lives as long as the gateway; all members are

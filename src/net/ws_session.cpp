@@ -1,12 +1,9 @@
 #include "net/ws_session.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <cerrno>
 #include <chrono>
 #include <vector>
 
@@ -14,7 +11,9 @@
 #include "api/ws_frames.h"
 #include "common/random.h"
 #include "common/utf8.h"
+#include "net/frame_budget.h"
 #include "net/ws_codec.h"
+#include "net/ws_outbox.h"
 
 namespace parley::net {
 namespace {
@@ -30,38 +29,19 @@ constexpr int kMaxRefusalsPerWindow = 50;
 constexpr auto kRefusalWindow = std::chrono::seconds(10);
 // One read takes at most this much; a worker's sessions share one buffer of this size.
 constexpr size_t kReadScratchBytes = 64 * 1024;
-// Frames per gathered send (two iovecs each: header and payload).
-constexpr size_t kFramesPerSend = 64;
+// Reads per readiness event: past this a session yields to the other handlers of its worker
+// (other sessions, timers) and continues in a posted handler, so one socket that streams as
+// fast as it can gets its share of a thread, not all of it.
+constexpr int kReadsPerTurn = 4;
 // Bytes of a partial frame a connection keeps between reads before it lets the buffer go.
 constexpr size_t kKeepRxCapacity = 512;
-
-/// A token bucket for one connection's frames. Touched only on the session's thread, so it
-/// needs no lock (unlike the shared, keyed RateLimiter).
-class FrameBudget {
- public:
-  FrameBudget(double per_min, double burst)
-      : per_ms_(per_min / 60'000.0), burst_(burst), tokens_(burst) {}
-
-  /// 0 when the frame may pass, else the ms until it would.
-  int64_t Take(Clock::time_point now) {
-    if (last_ != Clock::time_point{}) {
-      const double elapsed = std::chrono::duration<double, std::milli>(now - last_).count();
-      tokens_ = std::min(burst_, tokens_ + elapsed * per_ms_);
-    }
-    last_ = now;
-    if (tokens_ >= 1.0) {
-      tokens_ -= 1.0;
-      return 0;
-    }
-    return std::max<int64_t>(1, static_cast<int64_t>((1.0 - tokens_) / per_ms_));
-  }
-
- private:
-  double per_ms_;
-  double burst_;
-  double tokens_;
-  Clock::time_point last_{};
-};
+// Before `ready`, a socket may send this many control frames (each ping is answered); the
+// next one closes it. An unauthenticated peer gets the 101, at most this many pongs, and a
+// close frame: nothing it can multiply.
+constexpr int kControlFramesBeforeAuth = 4;
+// After a protocol error the server reads and drops input until the peer closes; a peer that
+// keeps streaming instead is cut off after this much.
+constexpr size_t kMaxDiscardBytes = 256 * 1024;
 
 void DrainInbox(Worker& worker);
 void FlushAll(Worker& worker);
@@ -82,7 +62,9 @@ class WsSession final : public Connection,
         worker_(worker),
         socket_(std::move(socket)),
         timer_(worker.io),
-        budget_(context.options.frames_per_min, context.options.frames_burst) {}
+        budget_(context.options.frames_per_min, context.options.frames_burst),
+        control_budget_(context.options.control_frames_per_min,
+                        context.options.control_frames_burst) {}
 
   void Start(std::string_view client_key, std::string_view early_bytes) {
     worker_.sessions.insert(this);
@@ -95,8 +77,7 @@ class WsSession final : public Connection,
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Accept: " +
         ws::AcceptKey(client_key) + "\r\nServer: parleyd\r\n\r\n";
-    queued_bytes_ += response.size();
-    queue_.push_back({MakeFrame(std::move(response)), kRawBytes});
+    outbox_.Push(MakeFrame(std::move(response)), WsOutbox::kRawBytes);
     last_activity_ = Clock::now();
     auth_deadline_ = last_activity_ + std::chrono::milliseconds(context_.options.auth_timeout_ms);
     ScheduleFlush();
@@ -138,13 +119,6 @@ class WsSession final : public Connection,
 
  private:
   enum class Stage { kAwaitingAuth, kReady };
-  // Queue entries that are bytes to send as they are (the handshake response), not a frame.
-  static constexpr uint8_t kRawBytes = 0xFF;
-
-  struct Outgoing {
-    Frame bytes;
-    uint8_t opcode;  // an ws::Opcode, or kRawBytes
-  };
 
   // ---- reading -------------------------------------------------------------------------------
 
@@ -162,20 +136,28 @@ class WsSession final : public Connection,
   void OnReadable() {
     if (!worker_.read_scratch) worker_.read_scratch.reset(new uint8_t[kReadScratchBytes]);
     uint8_t* scratch = worker_.read_scratch.get();
-    for (;;) {
+    for (int reads = 0;; ++reads) {
       if (ended_) return;
+      if (reads == kReadsPerTurn) {
+        // Maybe more to read: let the worker's other handlers run first, then go on.
+        asio::post(worker_.io, [self = shared_from_this()] {
+          if (!self->paused_) self->OnReadable();
+        });
+        return;
+      }
       boost::system::error_code ec;
       const size_t n = socket_.read_some(asio::buffer(scratch, kReadScratchBytes), ec);
       if (ec == asio::error::would_block) break;
       if (ec) return End();  // closed, reset
-      if (!discard_input_) {
-        if (rx_.empty()) {
-          const size_t used = Parse(scratch, n);
-          if (used < n) rx_.assign(reinterpret_cast<const char*>(scratch) + used, n - used);
-        } else {
-          rx_.append(reinterpret_cast<const char*>(scratch), n);
-          ParseKept();
-        }
+      if (discard_input_) {
+        discarded_bytes_ += n;
+        if (discarded_bytes_ > kMaxDiscardBytes) return End();
+      } else if (rx_.empty()) {
+        const size_t used = Parse(scratch, n);
+        if (used < n) rx_.assign(reinterpret_cast<const char*>(scratch) + used, n - used);
+      } else {
+        rx_.append(reinterpret_cast<const char*>(scratch), n);
+        ParseKept();
       }
       if (ended_ || paused_) return;  // resumed by whoever paused
       if (n < kReadScratchBytes) break;
@@ -222,9 +204,15 @@ class WsSession final : public Connection,
     const std::string_view bytes(reinterpret_cast<const char*>(payload), size);
     switch (header.opcode) {
       case Opcode::kPing:
-        if (!closing_) EnqueueFrame(MakeFrame(std::string(bytes)), Opcode::kPong);
+        if (!AdmitControlFrame()) return;
+        // Coalesced: only the latest ping is answered if several wait (RFC 6455 5.5.3).
+        if (!closing_) {
+          outbox_.SetPong(bytes);
+          if (!Backlogged()) ScheduleFlush();
+        }
         return;
       case Opcode::kPong:
+        (void)AdmitControlFrame();
         return;
       case Opcode::kClose:
         return OnCloseFrame(payload, size);
@@ -235,9 +223,15 @@ class WsSession final : public Connection,
         in_message_ = true;
         message_text_ = header.opcode == Opcode::kText;
         message_.assign(bytes);
+        fragments_ = 1;
         return;
       case Opcode::kContinuation:
         if (!in_message_) return Fail(1002, "continuation without a message");
+        // Empty fragments cost nothing in bytes but a parse each: bound their number too.
+        if (++fragments_ > context_.options.max_message_fragments) {
+          context_.metrics.CountPolicyClose(PolicyClose::kFragments);
+          return Fail(1008, "too many fragments in one message");
+        }
         message_.append(bytes);
         if (!header.fin) return;
         in_message_ = false;
@@ -297,18 +291,39 @@ class WsSession final : public Connection,
   bool AdmitFrame(std::string_view text) {
     const int64_t wait = budget_.Take(last_activity_);
     if (wait == 0) return true;
-    if (last_activity_ - window_start_ > kRefusalWindow) {
-      window_start_ = last_activity_;
-      refusals_ = 0;
-    }
-    if (++refusals_ >= kMaxRefusalsPerWindow) {
-      StartClose(kCloseRateLimited, "rate limited");
-    } else {
+    if (!Refused()) {
       json::value id;  // answer the request by its id, so the client can retry it
       (void)DecodeClientFrame(text, id);
       Enqueue(ErrorFrame(id, Error::RateLimited(wait)));
     }
     return false;
+  }
+
+  // Pings and pongs have a budget of their own, and an unauthenticated socket almost none: a
+  // refused ping is not answered, and a flood of them closes the connection.
+  bool AdmitControlFrame() {
+    if (stage_ == Stage::kAwaitingAuth && ++control_before_auth_ > kControlFramesBeforeAuth) {
+      context_.metrics.CountPolicyClose(PolicyClose::kControlBeforeAuth);
+      Fail(1008, "too many control frames before authentication");
+      return false;
+    }
+    if (control_budget_.Take(Clock::now()) == 0) return true;
+    (void)Refused();
+    return false;
+  }
+
+  // Counts a refused frame; true (and the connection closing with 4429) when there have been
+  // too many in the current window.
+  bool Refused() {
+    const Clock::time_point now = Clock::now();
+    if (now - window_start_ > kRefusalWindow) {
+      window_start_ = now;
+      refusals_ = 0;
+    }
+    if (++refusals_ < kMaxRefusalsPerWindow) return false;
+    context_.metrics.CountPolicyClose(PolicyClose::kRateLimited);
+    StartClose(kCloseRateLimited, "rate limited");
+    return true;
   }
 
   // A peer that broke the protocol: tell it why, read nothing more of what it sends.
@@ -353,8 +368,21 @@ class WsSession final : public Connection,
     user_id_ = claims->user_id;
     device_id_ = claims->device_id;
     session_id_ = NewId('s');
+    const ConnectionHub::Caps caps{context_.options.max_ws_per_user,
+                                   context_.options.max_ws_per_device};
+    switch (context_.hub.TryAdd(shared_from_this(), caps)) {
+      case ConnectionHub::AddResult::kAdded:
+        break;
+      case ConnectionHub::AddResult::kTooManyForUser:
+        context_.metrics.CountPolicyClose(PolicyClose::kTooManyForUser);
+        StartClose(kCloseRateLimited, "too many connections for this user");
+        return ResumeReading();
+      case ConnectionHub::AddResult::kTooManyForDevice:
+        context_.metrics.CountPolicyClose(PolicyClose::kTooManyForDevice);
+        StartClose(kCloseRateLimited, "too many connections for this device");
+        return ResumeReading();
+    }
     stage_ = Stage::kReady;
-    context_.hub.Add(shared_from_this());
     in_hub_ = true;
     json::object ready{{"user_id", user_id_},
                        {"device_id", device_id_},
@@ -401,20 +429,23 @@ class WsSession final : public Connection,
 
   void EnqueueFrame(Frame frame, Opcode opcode, bool force = false) {
     if (ended_ || (closing_ && !force)) return;
+    if (opcode == Opcode::kClose) outbox_.DropPong();  // nothing may follow the close frame
     // Checked before adding, so that one frame larger than the bound (a big history page)
     // still goes to a client that keeps up; only a backlog marks a client as slow.
-    const bool backlogged = queued_bytes_ > context_.options.max_write_queue_bytes;
-    if (backlogged) {
-      // Slow-client policy: a client that does not read its socket would make the server hold
-      // its backlog forever. Drop the connection; it will reconnect and sync what it missed.
-      spdlog::warn("closing slow client {} (device {}): {} bytes queued", session_id_, device_id_,
-                   queued_bytes_);
-      context_.metrics.ws_slow_consumers.Inc();
-      return End();
-    }
-    queued_bytes_ += frame->size();
-    queue_.push_back({std::move(frame), static_cast<uint8_t>(opcode)});
+    if (Backlogged()) return;
+    outbox_.Push(std::move(frame), static_cast<uint8_t>(opcode));
     ScheduleFlush();
+  }
+
+  // Slow-client policy: a client that does not read its socket would make the server hold
+  // its backlog forever. Drop the connection; it will reconnect and sync what it missed.
+  bool Backlogged() {
+    if (outbox_.queued_bytes() <= context_.options.max_write_queue_bytes) return false;
+    spdlog::warn("closing slow client {} (device {}): {} bytes queued", session_id_, device_id_,
+                 outbox_.queued_bytes());
+    context_.metrics.ws_slow_consumers.Inc();
+    End();
+    return true;
   }
 
   void ScheduleFlush() {
@@ -431,81 +462,21 @@ class WsSession final : public Connection,
   // Sends what is queued with as few sendmsg calls as the socket allows; waits for the socket
   // to drain when it is full.
   void WriteNow() {
-    while (!ended_ && !write_waiting_ && head_ < queue_.size()) {
-      iovec iov[2 * kFramesPerSend];
-      uint8_t headers[kFramesPerSend][ws::kMaxHeaderBytes];
-      size_t iovs = 0;
-      size_t total = 0;
-      size_t skip = head_sent_;
-      for (size_t i = head_; i < queue_.size() && i - head_ < kFramesPerSend; ++i) {
-        const Outgoing& out = queue_[i];
-        const size_t frame_index = i - head_;
-        size_t header_bytes = 0;
-        if (out.opcode != kRawBytes) {
-          header_bytes = ws::EncodeHeader(static_cast<Opcode>(out.opcode), out.bytes->size(),
-                                          headers[frame_index]);
-        }
-        std::string_view head(reinterpret_cast<const char*>(headers[frame_index]), header_bytes);
-        std::string_view body(*out.bytes);
-        // The first frame may be partly sent already.
-        const size_t from_head = std::min(skip, head.size());
-        head.remove_prefix(from_head);
-        body.remove_prefix(skip - from_head);
-        skip = 0;
-        for (std::string_view part : {head, body}) {
-          if (part.empty()) continue;
-          iov[iovs++] = {const_cast<char*>(part.data()), part.size()};
-          total += part.size();
-        }
-      }
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = iovs;
-      const ssize_t sent = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL);
-      if (sent < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return WaitWritable();
-        return End();  // reset by the peer: the read side ends too
-      }
-      Advance(static_cast<size_t>(sent));
-      if (static_cast<size_t>(sent) < total) return WaitWritable();
-    }
-    if (head_ == queue_.size() && !queue_.empty()) {
-      queue_.clear();
-      head_ = 0;
-      if (queue_.capacity() > kFramesPerSend) std::vector<Outgoing>().swap(queue_);
-    }
-  }
-
-  // Drops the `sent` bytes from the front of the queue.
-  void Advance(size_t sent) {
-    while (sent > 0) {
-      const Outgoing& out = queue_[head_];
-      const size_t frame_bytes =
-          out.bytes->size() + (out.opcode == kRawBytes ? 0 : ws::HeaderBytes(out.bytes->size()));
-      const size_t left = frame_bytes - head_sent_;
-      if (sent < left) {
-        head_sent_ += sent;
-        return;
-      }
-      sent -= left;
-      head_sent_ = 0;
-      queued_bytes_ -= out.bytes->size();
-      const uint8_t opcode = out.opcode;
-      queue_[head_].bytes.reset();
-      ++head_;
+    if (ended_ || write_waiting_) return;
+    const auto result = outbox_.Send(socket_.native_handle(), [this](uint8_t opcode) {
       if (opcode == static_cast<uint8_t>(Opcode::kClose)) {
         close_sent_ = true;
-        if (close_received_ || failed_) return Teardown();
-      } else if (opcode != kRawBytes) {
+        if (close_received_ || failed_) {
+          Teardown();
+          return false;
+        }
+      } else if (opcode != WsOutbox::kRawBytes) {
         context_.metrics.ws_frames_out.Inc();
       }
-    }
-    // A slow reader: keep the queue from growing at the front.
-    if (head_ >= kFramesPerSend && head_ * 2 >= queue_.size()) {
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
+      return true;
+    });
+    if (result == WsOutbox::SendResult::kWouldBlock) return WaitWritable();
+    if (result == WsOutbox::SendResult::kFailed) return End();  // reset: the read side ends too
   }
 
   void WaitWritable() {
@@ -562,8 +533,7 @@ class WsSession final : public Connection,
     timer_.cancel();
     socket_.close(ec);  // pending waits complete with operation_aborted and find ended_
     LeaveHub();
-    queue_.clear();
-    queued_bytes_ = 0;
+    outbox_.Clear();
     context_.metrics.ws_connections.Add(-1);
     worker_.sessions.erase(this);
     context_.session_ended();
@@ -596,17 +566,18 @@ class WsSession final : public Connection,
 
   std::string rx_;       // a partial frame carried over between reads
   std::string message_;  // a fragmented message being put together
-  std::vector<Outgoing> queue_;
-  size_t head_ = 0;       // first unsent entry of queue_
-  size_t head_sent_ = 0;  // bytes of it already sent
-  size_t queued_bytes_ = 0;
+  WsOutbox outbox_;
 
   Clock::time_point last_activity_{};
   Clock::time_point auth_deadline_{};
   Clock::time_point close_deadline_{};
-  FrameBudget budget_;
+  FrameBudget budget_;          // whole data messages, after auth
+  FrameBudget control_budget_;  // pings and pongs
   Clock::time_point window_start_{};
   int refusals_ = 0;
+  int control_before_auth_ = 0;
+  int fragments_ = 0;  // of the message being put together
+  size_t discarded_bytes_ = 0;
 };
 
 void DrainInbox(Worker& worker) {

@@ -133,6 +133,9 @@ class RawWsClient {
   /// the stream was still open at the deadline.
   RawServerFrame ExpectCloseThenEof(std::chrono::milliseconds timeout = kDefaultTimeout);
 
+  /// The socket, for tests that write to it directly (floods: see load_probe.h).
+  int native_handle() const { return fd_; }
+
  private:
   // Reads once (bounded by `deadline`) into rx_: >0 bytes read, 0 EOF, -1 timeout, -2 error.
   int ReadSome(std::chrono::steady_clock::time_point deadline, std::string& error);
