@@ -32,7 +32,7 @@ constexpr size_t kReadScratchBytes = 64 * 1024;
 // Reads per readiness event: past this a session yields to the other handlers of its worker
 // (other sessions, timers) and continues in a posted handler, so one socket that streams as
 // fast as it can gets its share of a thread, not all of it.
-constexpr int kReadsPerTurn = 4;
+constexpr int kReadsPerTurn = 1;
 // Bytes of a partial frame a connection keeps between reads before it lets the buffer go.
 constexpr size_t kKeepRxCapacity = 512;
 // Before `ready`, a socket may send this many control frames (each ping is answered); the
@@ -42,6 +42,10 @@ constexpr int kControlFramesBeforeAuth = 4;
 // After a protocol error the server reads and drops input until the peer closes; a peer that
 // keeps streaming instead is cut off after this much.
 constexpr size_t kMaxDiscardBytes = 256 * 1024;
+// A connection closed for its rate (4429) first gets the replies to the requests it had
+// admitted, for at most this long: a client that retries after reconnecting must not resend
+// what was stored but not acknowledged. (It would be deduplicated, but it would not know.)
+constexpr auto kRepliesBeforeRateClose = std::chrono::milliseconds(2'000);
 
 void DrainInbox(Worker& worker);
 void FlushAll(Worker& worker);
@@ -265,7 +269,7 @@ class WsSession final : public Connection,
   void OnMessage(bool text, std::string_view bytes) {
     last_activity_ = Clock::now();
     context_.metrics.ws_frames_in.Inc();
-    if (closing_) return;
+    if (closing_ || close_pending_) return;
     if (text && !IsValidUtf8(bytes)) return Fail(1007, "text frame is not valid UTF-8");
     if (stage_ == Stage::kAwaitingAuth) {
       if (!text) return StartClose(kCloseAuthFailed, "unauthorized");
@@ -322,8 +326,20 @@ class WsSession final : public Connection,
     }
     if (++refusals_ < kMaxRefusalsPerWindow) return false;
     context_.metrics.CountPolicyClose(PolicyClose::kRateLimited);
-    StartClose(kCloseRateLimited, "rate limited");
+    CloseAfterReplies(kCloseRateLimited, "rate limited");
     return true;
+  }
+
+  // Serves no more requests, lets the replies to admitted ones out (they come through
+  // Deliver), and sends the close frame once kRepliesBeforeRateClose has passed. Control
+  // frames are still read: a client that closes meanwhile gets its close echoed.
+  void CloseAfterReplies(int code, std::string reason) {
+    if (closing_ || close_pending_) return;
+    close_pending_ = true;
+    pending_close_code_ = code;
+    pending_close_reason_ = std::move(reason);
+    pending_close_at_ = Clock::now() + kRepliesBeforeRateClose;
+    ArmTimer();
   }
 
   // A peer that broke the protocol: tell it why, read nothing more of what it sends.
@@ -404,6 +420,7 @@ class WsSession final : public Connection,
   // records a time stamp, and the timer re-arms itself for the later deadline when it wakes.
   Clock::time_point Deadline() const {
     if (closing_) return close_deadline_;
+    if (close_pending_) return pending_close_at_;
     if (stage_ == Stage::kAwaitingAuth) return auth_deadline_;
     return last_activity_ + 2 * std::chrono::milliseconds(context_.options.heartbeat_ms);
   }
@@ -420,6 +437,7 @@ class WsSession final : public Connection,
     if (ended_) return;
     if (Clock::now() < Deadline()) return ArmTimer();
     if (closing_) return End();  // the peer never finished the closing handshake
+    if (close_pending_) return StartClose(pending_close_code_, pending_close_reason_);
     if (stage_ == Stage::kAwaitingAuth)
       return StartClose(kCloseAuthTimeout, "authentication timeout");
     StartClose(kCloseHeartbeat, "heartbeat timeout");
@@ -559,7 +577,11 @@ class WsSession final : public Connection,
   bool closing_ = false;  // our close frame is queued (or the peer's echoed)
   bool close_sent_ = false;
   bool close_received_ = false;
-  bool failed_ = false;     // closing because the peer broke the protocol: no handshake
+  bool failed_ = false;         // closing because the peer broke the protocol: no handshake
+  bool close_pending_ = false;  // CloseAfterReplies: replies still going out, close at the time
+  int pending_close_code_ = 0;
+  std::string pending_close_reason_;
+  Clock::time_point pending_close_at_{};
   bool shut_down_ = false;  // our FIN is sent
   bool flush_scheduled_ = false;
   bool write_waiting_ = false;
