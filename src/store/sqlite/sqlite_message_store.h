@@ -69,6 +69,10 @@ class SqliteMessageStore final : public MessageStore {
                           std::optional<int64_t> before_seq, int limit) override;
   Result<std::vector<ConversationSummary>> ListConversations(std::string_view user_id,
                                                              bool with_members = true) override;
+  /// The join order is the rowid of the log entry that added the user (entries are never
+  /// deleted, so it only grows); the cursor is "<rowid>.<conversation id>".
+  Result<ConversationPage> ListConversationPage(std::string_view user_id, std::string_view after,
+                                                int limit, bool with_members = true) override;
   Result<std::optional<ConversationSummary>> GetSummary(std::string_view conv_id,
                                                         std::string_view user_id) override;
   /// `limit` is clamped to [1, 200]. Words that hold no letter or digit (e.g. "-") are ignored;
