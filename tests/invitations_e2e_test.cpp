@@ -206,6 +206,31 @@ TEST(InvitationsBoundE2eTest, PendingInvitationsPerUserAreBounded) {
   EXPECT_THAT(list.json.at("conversations").as_array(), IsEmpty());
 }
 
+TEST_F(InvitationsE2eTest, ManyGroupsAreLeftInOneCall) {
+  std::vector<std::string> convs;
+  json::array ids;
+  for (int i = 0; i < 5; ++i) {
+    convs.push_back(stranger_.CreateGroup("spam " + std::to_string(i), {victim_user_.id()}));
+    ids.emplace_back(convs.back());
+  }
+  ids.emplace_back("c_nonexistent");
+  const HttpResponse r = victim_.Post("/v1/conversations/leave", {{"ids", ids}});
+  ASSERT_THAT(r, HasStatus(200));
+  EXPECT_THAT(r.json.at("left").as_array(), SizeIs(5));
+  ASSERT_THAT(r.json.at("failed").as_array(), SizeIs(1));
+  EXPECT_THAT(r.json.at("failed").at(0),
+              EntryHas({{"id", "c_nonexistent"}, {"code", "not_found"}}));
+  for (const std::string& conv : convs) {
+    EXPECT_THAT(victim_.Get("/v1/conversations/" + conv), IsHttpError(404, "not_found"));
+  }
+  json::array too_many;
+  for (int i = 0; i < 501; ++i) too_many.emplace_back("c_" + std::to_string(i));
+  EXPECT_THAT(victim_.Post("/v1/conversations/leave", {{"ids", too_many}}),
+              IsHttpError(400, "invalid_request"));
+  EXPECT_THAT(victim_.Post("/v1/conversations/leave", {{"ids", json::array{}}}),
+              IsHttpError(400, "invalid_request"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Paging of the conversation list and sync.
 

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <future>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "api/auth_api.h"
 #include "api/json_fields.h"
@@ -18,6 +20,8 @@ HttpReply Ok(int status, const json::object& body) {
   return HttpReply::Json(status, json::serialize(body));
 }
 HttpReply Fail(const Error& e) { return HttpReply::FromError(e); }
+
+constexpr size_t kMaxLeaveIds = 500;  // conversations one bulk leave may name
 
 #define PARLEY_TRY(var, expr) \
   auto var = (expr);          \
@@ -67,6 +71,48 @@ class Handlers {
     return Ok(200, {{"conversation", ConversationJson(*joined)}});
   }
 
+  // Leaves many groups at once (issue 17 #6: leaving 4,000 spam groups one call at a time).
+  // Every leave is queued before any answer is awaited, so they share the sequencer's group
+  // commits instead of costing a round trip each.
+  HttpReply LeaveMany(HttpRequest& r) {
+    PARLEY_TRY(claims, Authenticated(auth_, r));
+    PARLEY_TRY(body, ParseJsonObject(r.body));
+    if (Status s = RejectUnknownFields(*body, {"ids"}); !s.ok()) return Fail(s.error());
+    const json::value* ids = body->if_contains("ids");
+    if (ids == nullptr || !ids->is_array() || ids->get_array().empty() ||
+        ids->get_array().size() > kMaxLeaveIds) {
+      return Fail(Error::InvalidRequest("ids must be an array of 1 to " +
+                                        std::to_string(kMaxLeaveIds) + " conversation ids"));
+    }
+    std::vector<std::string> convs;
+    for (const json::value& id : ids->get_array()) {
+      if (!id.is_string()) return Fail(Error::InvalidRequest("ids must be conversation ids"));
+      convs.emplace_back(id.get_string());
+    }
+    std::vector<std::future<Result<ConversationRecord>>> answers;
+    answers.reserve(convs.size());
+    for (const std::string& conv : convs) {
+      auto promise = std::make_shared<std::promise<Result<ConversationRecord>>>();
+      answers.push_back(promise->get_future());
+      chat_.RemoveMember(
+          claims->user_id, conv, claims->user_id,
+          [promise](Result<ConversationRecord> result) { promise->set_value(std::move(result)); });
+    }
+    json::array left;
+    json::array failed;
+    for (size_t i = 0; i < convs.size(); ++i) {
+      Result<ConversationRecord> result = answers[i].get();
+      if (result.ok()) {
+        left.emplace_back(convs[i]);
+      } else {
+        failed.push_back(json::object{{"id", convs[i]},
+                                      {"code", CodeName(result.error().code)},
+                                      {"message", result.error().message}});
+      }
+    }
+    return Ok(200, {{"left", std::move(left)}, {"failed", std::move(failed)}});
+  }
+
   HttpReply Decline(HttpRequest& r) {
     PARLEY_TRY(claims, Authenticated(auth_, r));
     if (Status s = policy_.store().RemoveInvitation(claims->user_id, r.params["id"]); !s.ok()) {
@@ -101,6 +147,7 @@ void AddSocialRoutes(Router& router, ChatService& chat, AuthService& auth, Group
   router.Add("GET", "/v1/invitations", kBlocking, bind(&Handlers::ListInvitations));
   router.Add("POST", "/v1/invitations/{id}/accept", kBlocking, bind(&Handlers::Accept));
   router.Add("DELETE", "/v1/invitations/{id}", kBlocking, bind(&Handlers::Decline));
+  router.Add("POST", "/v1/conversations/leave", kBlocking, bind(&Handlers::LeaveMany));
 }
 
 }  // namespace parley

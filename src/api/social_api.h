@@ -11,6 +11,7 @@ namespace parley {
 /// (issue 17 #6; docs/PROTOCOL.md, "Privacy and invitations"):
 ///   GET /v1/settings/privacy, PUT /v1/settings/privacy {group_adds}
 ///   GET /v1/invitations, POST /v1/invitations/{id}/accept, DELETE /v1/invitations/{id}
+///   POST /v1/conversations/leave {ids: [...]}: leaves many groups at once
 /// Every argument must outlive `router`.
 void AddSocialRoutes(Router& router, ChatService& chat, AuthService& auth, GroupAddPolicy& policy);
 
