@@ -137,8 +137,11 @@ TEST_F(InvitationsE2eTest, ContactsTurnsAStrangersAddIntoAnInvitationAndAcceptJo
                         {"inviter", json::value(stranger_user_.id())}}));
   const std::string id(event.json.at("invitation").at("id").as_string());
 
-  // Not a member: the group is invisible, and nobody else can use the invitation.
+  // Not a member: the group is invisible, the stranger cannot see the victim's presence, and
+  // nobody else can use the invitation.
   EXPECT_THAT(victim_.Get("/v1/conversations/" + conv), IsHttpError(404, "not_found"));
+  EXPECT_THAT(stranger_.Get("/v1/users/" + victim_user_.id() + "/presence"),
+              IsHttpError(404, "not_found"));
   ASSERT_THAT(Invitations(victim_), SizeIs(1));
   EXPECT_THAT(friend_.Post("/v1/invitations/" + id + "/accept", json::object{}),
               IsHttpError(404, "not_found"));
@@ -147,6 +150,7 @@ TEST_F(InvitationsE2eTest, ContactsTurnsAStrangersAddIntoAnInvitationAndAcceptJo
   ASSERT_THAT(accepted, HasStatus(200));
   EXPECT_TRUE(IsMember(accepted.json.at("conversation"), victim_user_.id()));
   EXPECT_THAT(victim_.Get("/v1/conversations/" + conv), HasStatus(200));
+  EXPECT_THAT(stranger_.Get("/v1/users/" + victim_user_.id() + "/presence"), HasStatus(200));
   EXPECT_THAT(Invitations(victim_), IsEmpty());
   EXPECT_THAT(victim_.Post("/v1/invitations/" + id + "/accept", json::object{}),
               IsHttpError(404, "not_found"));

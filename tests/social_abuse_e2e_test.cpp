@@ -97,6 +97,7 @@ TEST(SocialAbuseE2eTest, GroupFloodIsRateLimitedPerUser) {
   const HttpResponse list = victim_client.Get("/v1/conversations");
   ASSERT_THAT(list, HasStatus(200));
   EXPECT_EQ(list.json.at("conversations").as_array().size(), 5u);
+  std::cout << "victim's conversation list after the flood: " << list.body.size() << " bytes\n";
   EXPECT_THAT(bystander.Post("/v1/conversations", Group("fine", {victim.id()})), HasStatus(201));
 
   // Member adds have their own bucket.
