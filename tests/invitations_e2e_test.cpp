@@ -71,8 +71,8 @@ class InvitationsE2eTest : public ::testing::Test {
         victim_(server_.Port(), victim_user_),
         friend_(server_.Port(), friend_user_),
         stranger_(server_.Port(), stranger_user_) {
-    // The victim and their friend already talk.
-    friend_.CreateDirect(victim_user_.id());
+    // The victim opened a chat with their friend: the friend is a contact.
+    victim_.CreateDirect(friend_user_.id());
   }
 
   void SetGroupAdds(std::string_view value) {
@@ -160,6 +160,24 @@ TEST_F(InvitationsE2eTest, ContactsTurnsAStrangersAddIntoAnInvitationAndAcceptJo
                                     {"user", json::value(victim_user_.id())},
                                     {"action", "added"},
                                     {"sender", json::value(stranger_user_.id())}}));
+}
+
+TEST_F(InvitationsE2eTest, AStrangersUnansweredDirectChatDoesNotMakeThemAContact) {
+  SetGroupAdds("contacts");
+  // Anyone may open a direct conversation with anyone: that alone must not open the door.
+  const std::string direct = stranger_.CreateDirect(victim_user_.id());
+  ASSERT_THAT(stranger_.SendMessage(direct, "s1", "hi, remember me?"), IsAck());
+  const HttpResponse first =
+      stranger_.Post("/v1/conversations", Group("prizes", {victim_user_.id()}));
+  ASSERT_THAT(first, HasStatus(201));
+  EXPECT_FALSE(IsMember(first.json.at("conversation"), victim_user_.id()));
+  EXPECT_EQ(first.json.at("invited"), json::array{json::value(victim_user_.id())});
+  // Once the victim answers, the stranger is a contact.
+  ASSERT_THAT(victim_.SendMessage(direct, "v1", "oh hi"), IsAck());
+  const HttpResponse second =
+      stranger_.Post("/v1/conversations", Group("real party", {victim_user_.id()}));
+  ASSERT_THAT(second, HasStatus(201));
+  EXPECT_TRUE(IsMember(second.json.at("conversation"), victim_user_.id()));
 }
 
 TEST_F(InvitationsE2eTest, NobodyInvitesEvenFriendsAndDeclineRemoves) {

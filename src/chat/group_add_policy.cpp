@@ -30,12 +30,8 @@ Result<bool> GroupAddPolicy::MayAdd(const std::string& actor, const std::string&
       return true;
     case GroupAdds::kNobody:
       return false;
-    case GroupAdds::kContacts: {
-      Result<std::vector<std::string>> shared =
-          messages_.UsersSharingAConversation(target, {actor});
-      if (!shared.ok()) return std::move(shared).error();
-      return !shared->empty();
-    }
+    case GroupAdds::kContacts:
+      return messages_.IsContact(target, actor);
   }
   return false;
 }

@@ -28,7 +28,8 @@ class GroupAddPolicy {
   /// The user's setting, or the default.
   Result<GroupAdds> SettingOf(const std::string& user_id);
   /// Whether `actor` may add `target` to a group without asking: `anyone`, or `contacts` and
-  /// the two already share a conversation. Adding oneself is always allowed.
+  /// `actor` is a contact of `target` (MessageStore::IsContact: a shared group, or a direct
+  /// conversation `target` opened or answered). Adding oneself is always allowed.
   Result<bool> MayAdd(const std::string& actor, const std::string& target);
   /// Stores an invitation of `target` to the group (one per group and invitee: a repeat
   /// returns the first) and tells the invitee's devices.

@@ -230,6 +230,11 @@ class MessageStore {
   /// most `max_group_size` members; at most `limit` of them (direct peers first).
   virtual Result<ContactList> ListContacts(std::string_view user_id, int max_group_size,
                                            size_t limit) = 0;
+  /// Group adds (`group_adds` = contacts): whether `other` is a contact of `user_id`, i.e. they
+  /// share a group, or a direct conversation that `user_id` created or sent a message in. A
+  /// direct conversation someone else opened and `user_id` never answered does not count:
+  /// anyone may open one with anyone.
+  virtual Result<bool> IsContact(std::string_view user_id, std::string_view other) = 0;
   /// Presence: those of `candidates` who share at least one conversation (of any size) with
   /// `user_id`, in the order given, without duplicates. `user_id` itself is never included.
   virtual Result<std::vector<std::string>> UsersSharingAConversation(

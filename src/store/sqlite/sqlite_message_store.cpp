@@ -1175,6 +1175,23 @@ Result<ContactList> SqliteMessageStore::ListContacts(std::string_view user_id, i
   return contacts;
 }
 
+Result<bool> SqliteMessageStore::IsContact(std::string_view user_id, std::string_view other) {
+  if (user_id == other) return true;
+  ReadLease lease = Borrow();
+  // Not among the prepared statements: it runs once per group add, which is rate-limited.
+  Result<Statement> stmt = lease.db().Prepare(
+      "SELECT 1 FROM members a JOIN members b ON b.conv_id = a.conv_id "
+      "JOIN conversations c ON c.id = a.conv_id "
+      "WHERE a.user_id = ?1 AND b.user_id = ?2 AND (c.type = 'group' OR c.created_by = ?1 OR "
+      "EXISTS (SELECT 1 FROM entries e WHERE e.conv_id = c.id AND e.sender = ?1 AND "
+      "e.kind = 'message')) LIMIT 1");
+  if (!stmt.ok()) return std::move(stmt).error();
+  if (Status st = BindAll(*stmt, user_id, other); !st.ok()) return st.error();
+  Result<bool> row = stmt->Step();
+  if (!row.ok()) return std::move(row).error();
+  return *row;
+}
+
 Result<std::vector<std::string>> SqliteMessageStore::UsersSharingAConversation(
     std::string_view user_id, const std::vector<std::string>& candidates) {
   std::vector<std::string> out;

@@ -83,6 +83,10 @@ class SqliteMessageStore final : public MessageStore {
   /// (a group's read stops past max_group_size + 1 rows). Groups are visited in id order.
   Result<ContactList> ListContacts(std::string_view user_id, int max_group_size,
                                    size_t limit) override;
+  /// One query: the shared conversations by the members_user_id index; for a direct one that
+  /// `user_id` did not create, its entries are scanned until a message of theirs (at most the
+  /// conversation's log, once per rate-limited group add).
+  Result<bool> IsContact(std::string_view user_id, std::string_view other) override;
   /// One indexed lookup per distinct candidate, all in one read transaction.
   Result<std::vector<std::string>> UsersSharingAConversation(
       std::string_view user_id, const std::vector<std::string>& candidates) override;
