@@ -69,6 +69,15 @@ Status RateLimit(RateLimiter& limiter, const std::string& user_id) {
   return Status::Ok();
 }
 
+// An optional limiter (null: none); a refusal is counted under `name`.
+Status RateLimit(RateLimiter* limiter, const std::string& user_id, const ChatApiDeps& deps,
+                 std::string_view name) {
+  if (limiter == nullptr) return Status::Ok();
+  Status s = RateLimit(*limiter, user_id);
+  if (!s.ok() && deps.on_refused) deps.on_refused(name);
+  return s;
+}
+
 // The fields of a history page: "messages":[entries...],"has_more":bool.
 void WritePageFields(JsonWriter& w, const LogPage& page) {
   w.Key("messages").BeginArray();
@@ -90,6 +99,13 @@ void WriteSummaries(JsonWriter& w, const std::vector<ConversationSummary>& summa
     w.EndObject();
   }
   w.EndArray();
+}
+
+// "conversations":[...],"has_more":bool[,"next_cursor":"..."]
+void WritePage(JsonWriter& w, const ConversationPage& page, bool with_members) {
+  WriteSummaries(w, page.conversations, with_members);
+  w.Field("has_more", page.has_more);
+  if (page.has_more) w.Field("next_cursor", std::string_view(page.next_cursor));
 }
 
 // A WebSocket reply {"type":TYPE,"re":ID, ...fields `write` writes}, as ReplyFrame makes it.
@@ -125,6 +141,10 @@ class HttpHandlers {
       return Fail(s.error());
     PARLEY_TRY(type, RequireString(*body, "type"));
     PARLEY_TRY(title, OptionalString(*body, "title"));
+    if (Status s = RateLimit(d_.create_limiter, claims->user_id, d_, "conversation_create_rate");
+        !s.ok()) {
+      return Fail(s.error());
+    }
     CreateRequest request{claims->user_id, *type, title->value_or(""), {}};
     const json::value* members = body->if_contains("members");
     if (members == nullptr || !members->is_array()) {
@@ -138,16 +158,26 @@ class HttpHandlers {
     auto result = Wait<CreateResult>(
         [&](auto done) { d_.chat.CreateConversation(std::move(request), std::move(done)); });
     if (!result.ok()) return Fail(result.error());
-    return Ok(result->created ? 201 : 200,
-              {{"conversation", ConversationJson(result->conversation)}});
+    json::object out{{"conversation", ConversationJson(result->conversation)}};
+    // Members whose group_adds setting made the add an invitation.
+    if (!result->invited.empty()) {
+      json::array invited;
+      for (const std::string& user : result->invited) invited.emplace_back(user);
+      out["invited"] = std::move(invited);
+    }
+    return Ok(result->created ? 201 : 200, std::move(out));
   }
 
   HttpReply List(HttpRequest& r) {
     PARLEY_TRY(claims, Authenticated(d_.auth, r));
     PARLEY_TRY(with_members, QueryBool(r, "members", true));
-    PARLEY_TRY(list, d_.chat.Sync(claims->user_id, *with_members));
+    PARLEY_TRY(limit, QueryInt(r, "limit"));
+    auto after = r.query.find("after");
+    // Paged (issue 17 #6): a flood of conversations cannot make one reply huge.
+    PARLEY_TRY(page, d_.chat.SyncPage(claims->user_id, after == r.query.end() ? "" : after->second,
+                                      AsLimit(*limit, 0), *with_members));
     return HttpReply::Json(
-        200, JsonObjectText([&](JsonWriter& w) { WriteSummaries(w, *list, *with_members); }));
+        200, JsonObjectText([&](JsonWriter& w) { WritePage(w, *page, *with_members); }));
   }
 
   HttpReply Get(HttpRequest& r) {
@@ -240,10 +270,18 @@ class HttpHandlers {
     PARLEY_TRY(body, ParseJsonObject(r.body));
     if (Status s = RejectUnknownFields(*body, {"user_id"}); !s.ok()) return Fail(s.error());
     PARLEY_TRY(user_id, RequireString(*body, "user_id"));
+    if (Status s = RateLimit(d_.member_limiter, claims->user_id, d_, "member_add_rate"); !s.ok())
+      return Fail(s.error());
     auto result = Wait<ConversationRecord>([&](auto done) {
       d_.chat.AddMember(claims->user_id, r.params["id"], *user_id, std::move(done));
     });
     if (!result.ok()) return Fail(result.error());
+    const bool member = std::any_of(result->members.begin(), result->members.end(),
+                                    [&](const MemberRecord& m) { return m.user_id == *user_id; });
+    // Not a member afterwards: their group_adds setting turned the add into an invitation.
+    if (!member) {
+      return Ok(202, {{"conversation", ConversationJson(*result)}, {"invited", *user_id}});
+    }
     return Ok(200, {{"conversation", ConversationJson(*result)}});
   }
 
@@ -509,7 +547,8 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
   });
 
   ws.Add("sync", [d](const ClientFrame& f, const ConnectionPtr& c) {
-    if (Status s = Fields(f, {"members"}); !s.ok()) return c->Deliver(ErrorFrame(f.id, s.error()));
+    if (Status s = Fields(f, {"members", "limit", "after"}); !s.ok())
+      return c->Deliver(ErrorFrame(f.id, s.error()));
     bool with_members = true;
     if (const json::value* v = f.fields.if_contains("members")) {
       if (!v->is_bool()) {
@@ -517,11 +556,15 @@ void AddChatRequests(WsApi& ws, ChatApiDeps deps) {
       }
       with_members = v->as_bool();
     }
-    d->run_blocking([d, c, id = f.id, with_members] {
-      auto list = d->chat.Sync(c->user_id(), with_members);
-      if (!list.ok()) return c->Deliver(ErrorFrame(id, list.error()));
-      c->Deliver(
-          ReplyText("sync", id, [&](JsonWriter& w) { WriteSummaries(w, *list, with_members); }));
+    auto limit = OptionalInt(f.fields, "limit");
+    if (!limit.ok()) return c->Deliver(ErrorFrame(f.id, limit.error()));
+    auto after = OptionalString(f.fields, "after");
+    if (!after.ok()) return c->Deliver(ErrorFrame(f.id, after.error()));
+    d->run_blocking([d, c, id = f.id, with_members, limit = AsLimit(*limit, 0),
+                     after = after->value_or("")] {
+      auto page = d->chat.SyncPage(c->user_id(), after, limit, with_members);
+      if (!page.ok()) return c->Deliver(ErrorFrame(id, page.error()));
+      c->Deliver(ReplyText("sync", id, [&](JsonWriter& w) { WritePage(w, *page, with_members); }));
     });
   });
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <string_view>
 
 #include "api/router.h"
 #include "api/ws_api.h"
@@ -19,6 +20,11 @@ struct ChatApiDeps {
   RateLimiter& send_limiter;    // per user: send, edit, delete, react
   RateLimiter& typing_limiter;  // per user
   BlockingRunner run_blocking;  // for WebSocket reads (history, sync)
+  // Per user; null: unlimited. Issue 17 #6: one account created 4,000 groups in 8 s.
+  RateLimiter* create_limiter = nullptr;  // POST /v1/conversations
+  RateLimiter* member_limiter = nullptr;  // POST /v1/conversations/{id}/members
+  /// Told the name of a limit each time it refuses a request (for /metrics); may be empty.
+  std::function<void(std::string_view limit)> on_refused;
 };
 
 /// The conversation routes: create/list/get/rename conversations, members, messages (send,

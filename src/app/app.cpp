@@ -8,12 +8,14 @@
 #include <filesystem>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "api/auth_api.h"
 #include "api/chat_api.h"
 #include "api/notify_api.h"
 #include "api/ops_api.h"
 #include "api/presence_api.h"
+#include "api/social_api.h"
 #include "auth/auth_service.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
@@ -34,6 +36,7 @@
 #include "store/sqlite/sqlite_account_store.h"
 #include "store/sqlite/sqlite_last_seen_store.h"
 #include "store/sqlite/sqlite_message_store.h"
+#include "store/sqlite/sqlite_privacy_store.h"
 #include "web/static_files.h"
 
 namespace parley {
@@ -46,12 +49,15 @@ struct App::Parts {
   MetricsRegistry metrics;
   std::unique_ptr<SqliteAccountStore> accounts;
   std::unique_ptr<SqliteMessageStore> messages;
+  std::unique_ptr<SqlitePrivacyStore> privacy;
   std::unique_ptr<PasswordHasher> hasher;
   std::unique_ptr<JwtSigner> signer;
   std::unique_ptr<RateLimiter> ip_limiter;
   std::unique_ptr<RateLimiter> username_limiter;
   std::unique_ptr<RateLimiter> send_limiter;
   std::unique_ptr<RateLimiter> typing_limiter;
+  std::unique_ptr<RateLimiter> create_limiter;  // conversations created, per user
+  std::unique_ptr<RateLimiter> member_limiter;  // members added, per user
   std::unique_ptr<AuthService> auth;
   ConnectionHub hub;
   // Presence. After the hub it observes, before `chat`: it hears the sequencer's commits
@@ -77,6 +83,8 @@ struct App::Parts {
   // argon2_mem_limit bytes, so the pool size also caps that memory.
   std::unique_ptr<boost::asio::thread_pool> blocking_pool;
   std::unique_ptr<Gateway> gateway;
+  // Group adds and invitations (issue 17 #6); used by `chat`, so declared before it.
+  std::unique_ptr<GroupAddPolicy> group_adds;
   // Declared last so that it is destroyed first: ~ChatService finishes the commands still
   // queued and answers them through connections whose io_contexts the gateway owns (stopped,
   // but alive until the gateway goes). Everything it uses is declared above.
@@ -208,6 +216,9 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   auto messages = SqliteMessageStore::Open(db_path, durability);
   if (!messages.ok()) return std::move(messages).error();
   p.messages = std::move(*messages);
+  auto privacy = SqlitePrivacyStore::Open(db_path, durability);
+  if (!privacy.ok()) return std::move(privacy).error();
+  p.privacy = std::move(*privacy);
 
   auto key = LoadOrCreateKey(config.data_dir + "/jwt.key");
   if (!key.ok()) return std::move(key).error();
@@ -250,20 +261,51 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   chat_options.max_body_bytes = config.max_message_bytes;
   chat_options.max_group_members = config.max_group_members;
   chat_options.receipt_fanout_max_members = config.receipt_fanout_max_members;
+  chat_options.conversations_page_size = config.conversations_page_size;
+  chat_options.max_reactions_per_message = static_cast<size_t>(config.max_reactions_per_message);
+  chat_options.max_reactions_per_user_message =
+      static_cast<size_t>(config.max_reactions_per_user_message);
+  // One series per limit of issue 17's social defects, so an operator sees which one bites.
+  auto refused = std::make_shared<std::unordered_map<std::string, Counter*>>();
+  for (const char* limit : {"reactions_per_message", "reactions_per_user_message",
+                            "conversation_create_rate", "member_add_rate"}) {
+    (*refused)[limit] = &p.metrics.AddCounter(
+        "parley_social_refused_total", "Requests refused by a per-user social limit (issue 17)",
+        {{"limit", limit}});
+  }
+  auto count_refusal = [refused](std::string_view limit) {
+    if (auto it = refused->find(std::string(limit)); it != refused->end()) it->second->Inc();
+  };
+  chat_options.on_refused = count_refusal;
   if (Status s = StartPresence(p); !s.ok()) return s.error();
   p.chat = std::make_unique<ChatService>(*p.messages, *p.accounts, p.hub, p.clock, chat_options);
+  p.group_adds = std::make_unique<GroupAddPolicy>(
+      *p.privacy, *p.messages, p.hub, p.clock,
+      ParseGroupAdds(config.default_group_adds).value_or(GroupAdds::kAnyone),
+      static_cast<size_t>(config.max_pending_invitations));
+  p.chat->UseGroupAddPolicy(p.group_adds.get());
   if (Status s = StartNotifications(p); !s.ok()) return s.error();
   p.send_limiter = std::make_unique<RateLimiter>(
       BucketParams{config.rate_send_per_min, config.rate_send_burst}, p.clock);
   p.typing_limiter = std::make_unique<RateLimiter>(
       BucketParams{config.rate_typing_per_min, config.rate_typing_burst}, p.clock);
+  p.create_limiter = std::make_unique<RateLimiter>(
+      BucketParams{config.rate_conversations_per_min, config.rate_conversations_burst}, p.clock);
+  p.member_limiter = std::make_unique<RateLimiter>(
+      BucketParams{config.rate_member_adds_per_min, config.rate_member_adds_burst}, p.clock);
   p.blocking_pool =
       std::make_unique<boost::asio::thread_pool>(static_cast<size_t>(std::max(2, cores)));
 
   boost::asio::thread_pool* pool = p.blocking_pool.get();
   ChatApiDeps chat_deps{
-      *p.chat, *p.auth, *p.send_limiter, *p.typing_limiter,
-      [pool](std::function<void()> job) { boost::asio::post(*pool, std::move(job)); }};
+      *p.chat,
+      *p.auth,
+      *p.send_limiter,
+      *p.typing_limiter,
+      [pool](std::function<void()> job) { boost::asio::post(*pool, std::move(job)); },
+      p.create_limiter.get(),
+      p.member_limiter.get(),
+      count_refusal};
   // Logout and refresh-token reuse end the device's session: its open sockets go too.
   ConnectionHub* hub = &p.hub;
   p.auth->OnSessionRevoked([hub](const std::string& user_id, const std::string& device_id) {
@@ -276,6 +318,7 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   AddSessionRequests(p.ws_api);
   AddChatRequests(p.ws_api, chat_deps);
   AddPresenceRoutes(p.router, *p.presence, *p.auth);
+  AddSocialRoutes(p.router, *p.chat, *p.auth, *p.group_adds);
   AddPresenceRequests(p.ws_api, *p.presence);
   p.gateway = std::make_unique<Gateway>(options, p.router, p.ws_api, *p.auth, p.hub, p.metrics,
                                         *p.blocking_pool);

@@ -357,6 +357,17 @@ void ChatService::CreateConversation(CreateRequest request, Done<CreateResult> d
         return done(std::move(found).error());
       }
     }
+    // Those whose setting does not let the creator add them are invited instead.
+    std::vector<std::string> invited;
+    if (policy_ != nullptr && request.type == "group") {
+      std::vector<std::string> added;
+      for (auto& m : members) {
+        auto may = policy_->MayAdd(user, m);
+        if (!may.ok()) return done(std::move(may).error());
+        (*may ? added : invited).push_back(std::move(m));
+      }
+      members = std::move(added);
+    }
 
     auto state = std::make_unique<ConvState>();
     ConversationRecord& record = state->record;
@@ -379,7 +390,15 @@ void ChatService::CreateConversation(CreateRequest request, Done<CreateResult> d
     batch.mutations.push_back(mutation::InsertConversation{record});
     batch.mutations.push_back(mutation::AppendEntry{created});
     if (!direct_key.empty()) batch.pending_direct[direct_key] = record.id;
-    batch.Answer(std::move(done), CreateResult{record, true});
+    for (const auto& m : invited) {
+      // After the commit: an invitation never names a group that failed to be stored.
+      batch.after_commit.push_back([this, conv = record.id, title = record.title, user, m] {
+        if (auto invited = policy_->Invite(conv, title, user, m); !invited.ok()) {
+          spdlog::error("storing an invitation to {} failed: {}", conv, invited.error().message);
+        }
+      });
+    }
+    batch.Answer(std::move(done), CreateResult{record, true, std::move(invited)});
     FanOutConversation(batch, *state, {});
     FanOut(batch, *state, created, nullptr);
     states_[record.id] = std::move(state);
@@ -514,6 +533,17 @@ void ChatService::React(std::string user_id, std::string conv_id, int64_t seq, s
         // Toggle: reacting again with the same emoji takes the reaction back.
         auto group = std::find_if(target->reactions.begin(), target->reactions.end(),
                                   [&](const Reaction& r) { return r.emoji == emoji; });
+        const bool adding =
+            group == target->reactions.end() ||
+            std::find(group->users.begin(), group->users.end(), user_id) == group->users.end();
+        // Taking a reaction back is always allowed; adding one is bounded, so that one member
+        // cannot make every reader of a message load thousands of reactions.
+        if (adding) {
+          if (Status s = CheckReactionLimits(*target, user_id, group == target->reactions.end());
+              !s.ok()) {
+            return done(s.error());
+          }
+        }
         bool had = false;
         if (group != target->reactions.end()) {
           auto& users = group->users;
@@ -537,6 +567,27 @@ void ChatService::React(std::string user_id, std::string conv_id, int64_t seq, s
         batch.Answer(std::move(done), entry);
         FanOut(batch, **state, entry, origin);
       });
+}
+
+Status ChatService::CheckReactionLimits(const LogEntry& message, const std::string& user_id,
+                                        bool new_emoji) const {
+  if (new_emoji && message.reactions.size() >= options_.max_reactions_per_message) {
+    if (options_.on_refused) options_.on_refused("reactions_per_message");
+    return Error::Conflict("this message already has " +
+                           std::to_string(options_.max_reactions_per_message) +
+                           " different reactions (max_reactions_per_message)");
+  }
+  size_t mine = 0;
+  for (const Reaction& r : message.reactions) {
+    mine += static_cast<size_t>(std::count(r.users.begin(), r.users.end(), user_id));
+  }
+  if (mine >= options_.max_reactions_per_user_message) {
+    if (options_.on_refused) options_.on_refused("reactions_per_user_message");
+    return Error::Conflict("you already reacted " +
+                           std::to_string(options_.max_reactions_per_user_message) +
+                           " times to this message (max_reactions_per_user_message)");
+  }
+  return Status::Ok();
 }
 
 void ChatService::AddMember(std::string actor, std::string conv_id, std::string user_id,
@@ -564,21 +615,82 @@ void ChatService::AddMember(std::string actor, std::string conv_id, std::string 
             return done(Error::NotFound("no such user"));
           return done(std::move(found).error());
         }
+        if (policy_ != nullptr) {
+          auto may = policy_->MayAdd(actor, user_id);
+          if (!may.ok()) return done(std::move(may).error());
+          if (!*may) {
+            auto invited = policy_->Invite(conv_id, st.record.title, actor, user_id);
+            if (!invited.ok()) return done(std::move(invited).error());
+            return batch.Answer(std::move(done), st.record);
+          }
+        }
 
-        LogEntry entry = NewEntry(st, actor, EntryKind::kMember);
-        entry.member_user = user_id;
-        entry.member_action = "added";
-        entry.member_role = "member";
-        // Joining counts as having read (and received) everything before: no unread backlog.
-        MemberRecord member{user_id, Role::kMember, entry.seq, entry.seq, entry.seq};
-        st.record.members.push_back(member);
-        st.Reindex();
-        batch.mutations.push_back(mutation::AppendEntry{entry});
-        batch.mutations.push_back(mutation::UpsertMember{conv_id, member});
+        LogEntry entry = AppendMember(batch, st, actor, user_id);
         batch.Answer(std::move(done), st.record);
         FanOut(batch, st, entry, nullptr);
         FanOutConversation(batch, st, {});
       });
+}
+
+LogEntry ChatService::AppendMember(Batch& batch, ConvState& st, const std::string& actor,
+                                   const std::string& user_id) {
+  LogEntry entry = NewEntry(st, actor, EntryKind::kMember);
+  entry.member_user = user_id;
+  entry.member_action = "added";
+  entry.member_role = "member";
+  // Joining counts as having read (and received) everything before: no unread backlog.
+  MemberRecord member{user_id, Role::kMember, entry.seq, entry.seq, entry.seq};
+  st.record.members.push_back(member);
+  st.Reindex();
+  batch.mutations.push_back(mutation::AppendEntry{entry});
+  batch.mutations.push_back(mutation::UpsertMember{st.record.id, member});
+  return entry;
+}
+
+void ChatService::AcceptInvitation(std::string user_id, std::string invitation_id,
+                                   Done<ConversationRecord> done) {
+  SubmitFor<ConversationRecord>(std::move(done), [this, user_id = std::move(user_id),
+                                                  id = std::move(invitation_id)](
+                                                     Batch& batch, Done<ConversationRecord>& done) {
+    if (policy_ == nullptr) return done(Error::NotFound("no such invitation"));
+    PrivacyStore& invitations = policy_->store();
+    auto found = invitations.GetInvitation(id);
+    if (!found.ok()) return done(std::move(found).error());
+    if (!found->has_value() || (*found)->user_id != user_id) {
+      return done(Error::NotFound("no such invitation"));
+    }
+    const Invitation invitation = std::move(**found);
+    // Whatever happens next, this invitation has been used.
+    auto forget = [&]() -> Status { return invitations.RemoveInvitation(user_id, id); };
+    auto state = LoadState(invitation.conv_id);
+    if (!state.ok()) {
+      if (state.error().code != ErrorCode::kNotFound) return done(std::move(state).error());
+      if (Status s = forget(); !s.ok()) return done(s.error());
+      return done(Error::NotFound("the group no longer exists"));
+    }
+    ConvState& st = **state;
+    if (st.Find(user_id) != nullptr) {
+      if (Status s = forget(); !s.ok()) return done(s.error());
+      return batch.Answer(std::move(done), st.record);
+    }
+    const MemberRecord* inviter = st.Find(invitation.inviter);
+    if (inviter == nullptr || (inviter->role != Role::kOwner && inviter->role != Role::kAdmin)) {
+      if (Status s = forget(); !s.ok()) return done(s.error());
+      return done(
+          Error::Forbidden("the invitation is no longer valid: whoever sent it can no "
+                           "longer add members to the group"));
+    }
+    if (st.record.members.size() >= static_cast<size_t>(options_.max_group_members)) {
+      return done(Error::Conflict("the group is full"));
+    }
+    LogEntry entry = AppendMember(batch, st, invitation.inviter, user_id);
+    batch.after_commit.push_back([this, user_id, id] {
+      (void)policy_->store().RemoveInvitation(user_id, id);  // gone already is fine
+    });
+    batch.Answer(std::move(done), st.record);
+    FanOut(batch, st, entry, nullptr);
+    FanOutConversation(batch, st, {});
+  });
 }
 
 void ChatService::RemoveMember(std::string actor, std::string conv_id, std::string user_id,
@@ -782,6 +894,17 @@ Result<LogPage> ChatService::History(const std::string& user_id, const std::stri
 Result<std::vector<ConversationSummary>> ChatService::Sync(const std::string& user_id,
                                                            bool with_members) {
   return store_.ListConversations(user_id, with_members);
+}
+
+Result<ConversationPage> ChatService::SyncPage(const std::string& user_id, const std::string& after,
+                                               int limit, bool with_members) {
+  if (limit == 0) limit = options_.conversations_page_size;
+  if (limit < 1 || limit > options_.conversations_page_size) {
+    return Error::InvalidRequest("limit must be between 1 and " +
+                                 std::to_string(options_.conversations_page_size));
+  }
+  if (after.size() > 256) return Error::InvalidRequest("after is not a cursor this server gave");
+  return store_.ListConversationPage(user_id, after, limit, with_members);
 }
 
 Result<ConversationSummary> ChatService::GetConversation(const std::string& user_id,

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "chat/group_add_policy.h"
 #include "chat/recent_log.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -32,6 +33,12 @@ struct ChatOptions {
   int receipt_fanout_max_members = 256;         // larger groups get no pushed read receipts
   size_t recent_entries_per_conversation = 64;  // served from memory to history reads
   size_t recent_conversations = 10'000;
+  int conversations_page_size = 500;           // SyncPage: the default page and the largest limit
+  size_t max_reactions_per_message = 50;       // distinct emoji on one message
+  size_t max_reactions_per_user_message = 20;  // emoji one user puts on one message
+  /// Told the name of a limit each time a request is refused by it (for /metrics); runs on
+  /// the sequencer thread and must be quick. May be empty.
+  std::function<void(std::string_view limit)> on_refused;
 };
 
 template <class T>
@@ -56,6 +63,9 @@ struct CreateRequest {
 struct CreateResult {
   ConversationRecord conversation;
   bool created = false;  // false: the direct conversation already existed
+  // Requested members whose group_adds setting did not let the creator add them: each got an
+  // invitation instead (GroupAddPolicy), and is not a member until they accept.
+  std::vector<std::string> invited;
 };
 
 /// Conversations and their logs: the rules (membership, roles, validation), the order
@@ -88,8 +98,15 @@ class ChatService {
               Done<LogEntry> done);
   void React(std::string user_id, std::string conv_id, int64_t seq, std::string emoji,
              const Connection* origin, Done<LogEntry> done);
+  /// Adds `user_id` to the group, or, when their group_adds setting does not allow `actor` to
+  /// (UseGroupAddPolicy), invites them: the answer is then the conversation without them.
   void AddMember(std::string actor, std::string conv_id, std::string user_id,
                  Done<ConversationRecord> done);
+  /// The invitee joins the group they were invited to (as added by the inviter, who must still
+  /// be an owner or admin there). The invitation is gone afterwards, whatever the outcome
+  /// except a storage failure. kNotFound when it is not `user_id`'s invitation.
+  void AcceptInvitation(std::string user_id, std::string invitation_id,
+                        Done<ConversationRecord> done);
   /// Removing yourself is leaving.
   void RemoveMember(std::string actor, std::string conv_id, std::string user_id,
                     Done<ConversationRecord> done);
@@ -112,6 +129,10 @@ class ChatService {
   /// The user's conversations (MessageStore::ListConversations; `with_members`: see there).
   Result<std::vector<ConversationSummary>> Sync(const std::string& user_id,
                                                 bool with_members = true);
+  /// One page of the user's conversations (MessageStore::ListConversationPage). `limit` 0
+  /// means the default page, conversations_page_size, which is also the largest.
+  Result<ConversationPage> SyncPage(const std::string& user_id, const std::string& after, int limit,
+                                    bool with_members = true);
   Result<ConversationSummary> GetConversation(const std::string& user_id,
                                               const std::string& conv_id);
   Result<std::vector<SearchHit>> Search(const std::string& user_id, const std::string& query,
@@ -129,6 +150,11 @@ class ChatService {
   };
   using MessageListener = std::function<void(const CommittedMessage& committed)>;
   void OnMessageCommitted(MessageListener listener) { on_message_ = std::move(listener); }
+
+  /// Group adds then follow each user's group_adds setting (issue 17 #6); without a policy
+  /// anyone may add anyone. Set once at start-up, before any command; `policy` must outlive
+  /// the service.
+  void UseGroupAddPolicy(GroupAddPolicy* policy) { policy_ = policy; }
 
   /// Body rules shared with the API layer: non-empty, valid UTF-8, at most max_body_bytes.
   Status CheckBody(const std::string& body) const;
@@ -162,6 +188,14 @@ class ChatService {
   void FanOutConversation(Batch& batch, const ConvState& state,
                           const std::vector<std::string>& extra_users);
   void EvictIfFull();
+  /// Makes `user_id` a member of the group (an "added" entry by `actor`), fanned out by the
+  /// caller once it has answered. Returns the entry.
+  LogEntry AppendMember(Batch& batch, ConvState& state, const std::string& actor,
+                        const std::string& user_id);
+  /// kConflict when `user_id` adding a reaction (`new_emoji`: one the message lacks) would
+  /// pass max_reactions_per_message or max_reactions_per_user_message.
+  Status CheckReactionLimits(const LogEntry& message, const std::string& user_id,
+                             bool new_emoji) const;
 
   MessageStore& store_;
   AccountStore& accounts_;
@@ -176,6 +210,7 @@ class ChatService {
 
   RecentLog recent_;  // thread-safe; written by the sequencer after each commit
   MessageListener on_message_;
+  GroupAddPolicy* policy_ = nullptr;
 
   // Owned by the sequencer thread only.
   std::unordered_map<std::string, std::unique_ptr<ConvState>> states_;

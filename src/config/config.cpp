@@ -91,6 +91,22 @@ const std::array kFields = {
     ConfigField{"receipt_fanout_max_members", "chat",
                 "Groups up to this size get read receipts pushed to every member",
                 &Config::receipt_fanout_max_members},
+    ConfigField{"max_reactions_per_message", "chat",
+                "Most different emoji one message may carry; more is refused conflict",
+                &Config::max_reactions_per_message},
+    ConfigField{"max_reactions_per_user_message", "chat",
+                "Most emoji one user may put on one message",
+                &Config::max_reactions_per_user_message},
+    ConfigField{"conversations_page_size", "chat",
+                "Conversations per page of GET /v1/conversations and sync: the default and the "
+                "largest limit",
+                &Config::conversations_page_size},
+    ConfigField{"default_group_adds", "chat",
+                "Who may add a user to a group until the user chooses: anyone, contacts, nobody",
+                &Config::default_group_adds},
+    ConfigField{"max_pending_invitations", "chat",
+                "Group invitations waiting per user; past it the oldest is dropped",
+                &Config::max_pending_invitations},
     // [presence]
     ConfigField{"presence_grace_ms", "presence",
                 "An offline is announced only after lasting this long, and a user's presence at "
@@ -134,6 +150,15 @@ const std::array kFields = {
                 &Config::rate_control_frames_per_min},
     ConfigField{"rate_control_frames_burst", "rate_limits",
                 "Burst size for rate_control_frames_per_min", &Config::rate_control_frames_burst},
+    ConfigField{"rate_conversations_per_min", "rate_limits",
+                "Conversations a user may create per minute (POST /v1/conversations)",
+                &Config::rate_conversations_per_min},
+    ConfigField{"rate_conversations_burst", "rate_limits",
+                "Burst size for rate_conversations_per_min", &Config::rate_conversations_burst},
+    ConfigField{"rate_member_adds_per_min", "rate_limits",
+                "Members a user may add to groups per minute", &Config::rate_member_adds_per_min},
+    ConfigField{"rate_member_adds_burst", "rate_limits", "Burst size for rate_member_adds_per_min",
+                &Config::rate_member_adds_burst},
     // [notify]
     ConfigField{"notify_webhook_url", "notify",
                 "Server-wide webhook (http or https URL) for notifications; empty means none",
@@ -598,6 +623,16 @@ Status ValidateConfig(const Config& config) {
   require(config.presence_max_fanout >= 1, "presence_max_fanout: must be at least 1");
   require(config.presence_max_subscriptions >= 1 && config.presence_max_subscriptions <= 10'000,
           "presence_max_subscriptions: must be between 1 and 10000");
+  require(config.max_reactions_per_message >= 1, "max_reactions_per_message: must be at least 1");
+  require(config.max_reactions_per_user_message >= 1,
+          "max_reactions_per_user_message: must be at least 1");
+  require(config.conversations_page_size >= 1 && config.conversations_page_size <= 10'000,
+          "conversations_page_size: must be between 1 and 10000");
+  require(config.default_group_adds == "anyone" || config.default_group_adds == "contacts" ||
+              config.default_group_adds == "nobody",
+          "default_group_adds: " + Quote(config.default_group_adds) +
+              " is not one of anyone, contacts, nobody");
+  require(config.max_pending_invitations >= 1, "max_pending_invitations: must be at least 1");
   for (const std::string& origin : config.allowed_origins) {
     require(!origin.empty(), "allowed_origins: entries must not be empty");
   }
@@ -615,7 +650,11 @@ Status ValidateConfig(const Config& config) {
         std::tuple{"rate_frames_per_min", config.rate_frames_per_min, 0.0},
         std::tuple{"rate_frames_burst", config.rate_frames_burst, 1.0},
         std::tuple{"rate_control_frames_per_min", config.rate_control_frames_per_min, 0.0},
-        std::tuple{"rate_control_frames_burst", config.rate_control_frames_burst, 1.0}}) {
+        std::tuple{"rate_control_frames_burst", config.rate_control_frames_burst, 1.0},
+        std::tuple{"rate_conversations_per_min", config.rate_conversations_per_min, 0.0},
+        std::tuple{"rate_conversations_burst", config.rate_conversations_burst, 1.0},
+        std::tuple{"rate_member_adds_per_min", config.rate_member_adds_per_min, 0.0},
+        std::tuple{"rate_member_adds_burst", config.rate_member_adds_burst, 1.0}}) {
     const bool ok = std::isfinite(value) && (minimum == 0.0 ? value > 0.0 : value >= minimum);
     require(ok, std::string(name) + ": " + FormatDouble(value) +
                     (minimum == 0.0 ? " must be greater than 0" : " must be at least 1"));

@@ -48,7 +48,12 @@ struct Config {
   std::string durability = "full";         // full: fsync every commit (group commit); normal; off
   uint64_t max_message_bytes = 16 * 1024;  // message body
   int max_group_members = 10'000;
-  int receipt_fanout_max_members = 256;  // larger groups get no pushed read receipts
+  int receipt_fanout_max_members = 256;     // larger groups get no pushed read receipts
+  int max_reactions_per_message = 50;       // distinct emoji on one message
+  int max_reactions_per_user_message = 20;  // emoji one user puts on one message
+  int conversations_page_size = 500;        // GET /v1/conversations and sync: default and max page
+  std::string default_group_adds = "anyone";  // who may add a user to a group until they choose
+  int max_pending_invitations = 100;          // per invitee; the oldest is dropped past it
 
   // [presence] who is online, and who is told (docs/ARCHITECTURE.md, Presence)
   int presence_grace_ms = 5'000;         // offline announced only after this; one change per period
@@ -69,6 +74,10 @@ struct Config {
   double rate_frames_burst = 200;
   double rate_control_frames_per_min = 600;  // WebSocket pings and pongs per connection: 10/s
   double rate_control_frames_burst = 30;
+  double rate_conversations_per_min = 30;  // conversations created per user
+  double rate_conversations_burst = 30;
+  double rate_member_adds_per_min = 300;  // members added to groups per user
+  double rate_member_adds_burst = 100;
 
   // [notify] notifications for members with no connected device (docs/ARCHITECTURE.md)
   std::string notify_webhook_url;     // server-wide webhook; empty = none

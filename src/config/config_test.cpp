@@ -63,7 +63,7 @@ TEST(ConfigFieldsTest, NamesAreUniqueAndDeriveEnvAndFlagNames) {
                                             "notify", "presence"}),
                 ::testing::Contains(field.section));
   }
-  EXPECT_EQ(names.size(), 49u);
+  EXPECT_EQ(names.size(), ConfigFields().size()) << "every field has a name of its own";
   const ConfigField& frame =
       *std::find_if(ConfigFields().begin(), ConfigFields().end(),
                     [](const ConfigField& field) { return field.name == "max_frame_bytes"; });
@@ -276,6 +276,30 @@ TEST(ValidateTest, TlsNeedsBothFilesOrNeither) {
   EXPECT_TRUE(ValidateConfig(config).ok());
   config.tls_cert.clear();
   EXPECT_FALSE(ValidateConfig(config).ok());
+}
+
+TEST(ValidateTest, SocialLimitsAreChecked) {
+  Config config;
+  config.default_group_adds = "everyone";
+  Status status = ValidateConfig(config);
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.error().message, HasSubstr("default_group_adds"));
+  for (const char* adds : {"anyone", "contacts", "nobody"}) {
+    config.default_group_adds = adds;
+    EXPECT_TRUE(ValidateConfig(config).ok()) << adds;
+  }
+  config = Config{};
+  config.conversations_page_size = 0;
+  EXPECT_THAT(ValidateConfig(config).error().message, HasSubstr("conversations_page_size"));
+  config = Config{};
+  config.max_reactions_per_message = 0;
+  EXPECT_THAT(ValidateConfig(config).error().message, HasSubstr("max_reactions_per_message"));
+  config = Config{};
+  config.rate_conversations_per_min = 0;
+  EXPECT_THAT(ValidateConfig(config).error().message, HasSubstr("rate_conversations_per_min"));
+  config = Config{};
+  config.max_pending_invitations = 0;
+  EXPECT_THAT(ValidateConfig(config).error().message, HasSubstr("max_pending_invitations"));
 }
 
 TEST(ValidateTest, Argon2BelowOwaspMinimumIsRejected) {

@@ -54,9 +54,22 @@ Delivery WebhookChannel::Deliver(const Job& job) {
 
 bool PushEndpointAllowed(std::string_view endpoint, const std::vector<std::string>& allowed_hosts) {
   std::optional<std::string> host = push::HostOf(endpoint);
-  if (!host) return false;
+  std::optional<std::string> origin = push::OriginOf(endpoint);
+  if (!host || !origin) return false;
   const bool https = endpoint.starts_with("https://");
-  if (!https && !IsLoopback(*host)) return false;
+  // What follows the host in the authority: "" (the default port) or ":PORT".
+  std::string_view authority(*origin);
+  authority.remove_prefix(authority.find("://") + 3);
+  const size_t host_end = authority.front() == '[' ? authority.find(']') + 1 : host->size();
+  const std::string_view port = authority.substr(host_end);
+  // A loopback host named exactly in the list is a test or development push service: any
+  // scheme and port. It is never reached through a subdomain rule.
+  if (IsLoopback(*host)) {
+    return std::find(allowed_hosts.begin(), allowed_hosts.end(), *host) != allowed_hosts.end();
+  }
+  // Everything else is a real push service: https on its default port, so that an endpoint
+  // cannot aim the server's POSTs at another service on a push host (issue 17 #15).
+  if (!https || !(port.empty() || port == ":443")) return false;
   return std::any_of(allowed_hosts.begin(), allowed_hosts.end(), [&](const std::string& allowed) {
     if (allowed.empty()) return false;
     if (*host == allowed) return true;
@@ -68,14 +81,13 @@ bool PushEndpointAllowed(std::string_view endpoint, const std::vector<std::strin
 Delivery WebPushChannel::Deliver(const Job& job) {
   Result<NotifyTarget> target = NotifyTarget::FromJson(job.payload);
   if (!target.ok()) return {DeliveryOutcome::kFailed, target.error().message};
-  Result<PushSubscription> sub = store_.FindSubscription(target->endpoint);
+  // The job's user's own row: another user's registration of the same endpoint is theirs.
+  Result<PushSubscription> sub = store_.FindSubscription(target->user_id, target->endpoint);
   if (!sub.ok()) {
     if (sub.error().code == ErrorCode::kNotFound)
       return {DeliveryOutcome::kSkipped, "unsubscribed"};
     return {DeliveryOutcome::kRetry, sub.error().message};
   }
-  // The browser's subscription moved to another account since the job was made.
-  if (sub->user_id != target->user_id) return {DeliveryOutcome::kSkipped, "subscription moved"};
   if (!PushEndpointAllowed(sub->endpoint, options_.allowed_hosts)) {
     return {DeliveryOutcome::kFailed, "push endpoint host is not allowed"};
   }

@@ -39,9 +39,11 @@ class WebhookChannel {
   const Clock& clock_;
 };
 
-/// Is `endpoint` a push endpoint the server will POST to? https to a host that is, or ends in
-/// "." + an entry of `allowed_hosts`; plain http only to an allowed loopback host (tests).
-/// Anything else could point the server at internal services (SSRF).
+/// Is `endpoint` a push endpoint the server will POST to? https on the default port (none
+/// given, or 443) to a host that is, or ends in "." + an entry of `allowed_hosts`. A loopback
+/// host (127.x, ::1, localhost) only when it is itself an entry, and then with http or https
+/// and any port (test and development push services). Anything else could point the server
+/// at internal services, or at another service on a push host's other ports (SSRF).
 bool PushEndpointAllowed(std::string_view endpoint, const std::vector<std::string>& allowed_hosts);
 
 struct WebPushOptions {

@@ -234,7 +234,7 @@ TEST_F(WebPushChannelTest, AGoneSubscriptionIsDroppedAndOtherRefusalsAreDead) {
             DeliveryOutcome::kFailed);
   EXPECT_EQ(channel.Deliver(JobFor(kWebPushJob, std::string(kEndpoint))).outcome,
             DeliveryOutcome::kSkipped);
-  EXPECT_EQ(store_->FindSubscription(kEndpoint).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->FindSubscription("u_bob", kEndpoint).error().code, ErrorCode::kNotFound);
   // Unsubscribed: the next job for it sends nothing.
   EXPECT_EQ(channel.Deliver(JobFor(kWebPushJob, std::string(kEndpoint))).outcome,
             DeliveryOutcome::kSkipped);
@@ -251,6 +251,21 @@ TEST(PushEndpointAllowedTest, HttpsToAllowedHostsAndTheirSubdomainsOnly) {
   EXPECT_TRUE(PushEndpointAllowed("http://127.0.0.1:9000/push", hosts));
   EXPECT_FALSE(PushEndpointAllowed("http://10.0.0.1/push", {"10.0.0.1"}));
   EXPECT_FALSE(PushEndpointAllowed("https://user@push.apple.com/", hosts));
+}
+
+TEST(PushEndpointAllowedTest, PushHostsOnlyOnTheDefaultHttpsPort) {
+  const std::vector<std::string> hosts = {"push.apple.com", "127.0.0.1"};
+  EXPECT_TRUE(PushEndpointAllowed("https://web.push.apple.com:443/abc", hosts));
+  EXPECT_FALSE(PushEndpointAllowed("https://web.push.apple.com:8443/abc", hosts));
+  EXPECT_FALSE(PushEndpointAllowed("https://push.apple.com:22/abc", hosts));
+  EXPECT_FALSE(PushEndpointAllowed("https://push.apple.com:/abc", hosts));
+  EXPECT_FALSE(PushEndpointAllowed("https://push.apple.com:0443/abc", hosts));
+  // Loopback only when listed itself, then with any port: the tests' push service.
+  EXPECT_TRUE(PushEndpointAllowed("https://127.0.0.1:9443/push", hosts));
+  EXPECT_FALSE(PushEndpointAllowed("http://127.0.0.2:9000/push", hosts));
+  EXPECT_FALSE(PushEndpointAllowed("http://localhost:9000/push", hosts));
+  EXPECT_FALSE(PushEndpointAllowed("http://[::1]:9000/push", hosts));
+  EXPECT_TRUE(PushEndpointAllowed("http://[::1]:9000/push", {"::1"}));
 }
 
 }  // namespace

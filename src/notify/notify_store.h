@@ -18,7 +18,7 @@ struct NotifySettings {
 
 /// A browser's Web Push subscription (the PushSubscription of the Push API).
 struct PushSubscription {
-  std::string endpoint;  // the push service URL; unique: a browser subscription has one user
+  std::string endpoint;  // the push service URL; (user_id, endpoint) is unique
   std::string user_id;
   std::string p256dh;  // the user agent's P-256 public key, base64url (65 bytes uncompressed)
   std::string auth;    // the 16-byte authentication secret, base64url
@@ -44,16 +44,21 @@ class NotifyStore {
   /// size of the group.
   virtual Result<std::unordered_set<std::string>> MutedBy(std::string_view conv_id) = 0;
 
-  /// Adds the subscription, or moves an existing one with the same endpoint to this user and
-  /// keys. kConflict when the user already has `max_per_user` other subscriptions.
+  /// Adds the user's subscription, or updates the keys of the one they hold with the same
+  /// endpoint. Another user's subscription with the same endpoint is a row of its own and is
+  /// never touched (issue 17 #15: re-registering a victim's endpoint took it over). kConflict
+  /// when the user already has `max_per_user` other subscriptions.
   virtual Status PutSubscription(const PushSubscription& subscription, int max_per_user) = 0;
-  /// kNotFound when the user has no subscription with this endpoint.
+  /// Removes only the user's own row. kNotFound when the user has no subscription with this
+  /// endpoint.
   virtual Status RemoveSubscription(std::string_view user_id, std::string_view endpoint) = 0;
-  /// Removes it whoever owns it (the push service said it is gone). Idempotent.
+  /// Removes every row of the endpoint, whoever holds it (the push service said it is gone).
+  /// Idempotent.
   virtual Status DropSubscription(std::string_view endpoint) = 0;
   virtual Result<std::vector<PushSubscription>> Subscriptions(std::string_view user_id) = 0;
-  /// kNotFound when there is none.
-  virtual Result<PushSubscription> FindSubscription(std::string_view endpoint) = 0;
+  /// The user's subscription with this endpoint; kNotFound when there is none.
+  virtual Result<PushSubscription> FindSubscription(std::string_view user_id,
+                                                    std::string_view endpoint) = 0;
 };
 
 }  // namespace parley

@@ -8,7 +8,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "common/utf8.h"
+#include "common/text_rules.h"
 #include "presence/encode.h"
 
 namespace parley {
@@ -49,7 +49,11 @@ PresenceService::Metrics::Metrics(MetricsRegistry& registry)
       errors(registry.AddCounter("parley_presence_errors_total",
                                  "Presence storage errors (logged; presence carries on)")),
       online(registry.AddGauge("parley_presence_online_users",
-                               "Users this node has announced online")) {}
+                               "Users this node has announced online")),
+      revoked(registry.AddCounter(
+          "parley_presence_subscriptions_revoked_total",
+          "Presence subscriptions to a user ended because the two no longer share a "
+          "conversation")) {}
 
 PresenceService::PresenceService(PresenceStore& store, MessageStore& messages, ConnectionHub& hub,
                                  const Clock& clock, MetricsRegistry& metrics,
@@ -96,6 +100,7 @@ void PresenceService::OnConnectionRemoved(const Connection& connection) {
 void PresenceService::OnMessagesApplied(const std::vector<Mutation>& batch) {
   std::vector<std::string> conversations;
   std::vector<std::string> users;
+  std::vector<std::string> removed;  // users who left or were removed from a conversation
   for (const Mutation& m : batch) {
     if (const auto* op = std::get_if<mutation::InsertConversation>(&m)) {
       for (const MemberRecord& member : op->conversation.members) users.push_back(member.user_id);
@@ -105,11 +110,16 @@ void PresenceService::OnMessagesApplied(const std::vector<Mutation>& batch) {
     } else if (const auto* op = std::get_if<mutation::RemoveMember>(&m)) {
       conversations.push_back(op->conv_id);
       users.push_back(op->user_id);
+      removed.push_back(op->user_id);
     }
   }
   if (conversations.empty() && users.empty()) return;
-  runner_->Post([this, conversations = std::move(conversations), users = std::move(users)] {
+  // Connection changes are always queued (like the hub's): dropping this one would leave a
+  // subscription that should have ended delivering events.
+  runner_->Post([this, conversations = std::move(conversations), users = std::move(users),
+                 removed = std::move(removed)] {
     contacts_.Invalidate(conversations, users);
+    for (const std::string& user : removed) RecheckSubscriptions(user);
   });
 }
 
@@ -118,12 +128,8 @@ Status PresenceService::CheckText(std::string_view text) const {
     return Error::InvalidRequest("text must be at most " + std::to_string(options_.max_text_bytes) +
                                  " bytes of UTF-8");
   }
-  if (!IsValidUtf8(text)) return Error::InvalidRequest("text must be valid UTF-8");
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7F)
-      return Error::InvalidRequest("text must not contain control characters");
-  }
-  return Status::Ok();
+  // The same rules as names and titles: the text is shown beside the user's name.
+  return CheckVisibleText(text, "text");
 }
 
 Status PresenceService::Admit() const {
@@ -173,7 +179,8 @@ void PresenceService::Subscribe(std::shared_ptr<Connection> connection,
         Unsubscribe(session);
         if (!visible->empty()) {
           for (const std::string& user : *visible) watchers_[user][session] = connection;
-          subscriptions_[session] = Subscription{connection, *visible};
+          subscriptions_[session] = Subscription{connection, connection->user_id(), *visible};
+          sessions_of_[connection->user_id()].insert(session);
         }
         done(store_.Get(*visible));
       });
@@ -403,7 +410,60 @@ void PresenceService::Unsubscribe(const std::string& session_id) {
     watched->second.erase(session_id);
     if (watched->second.empty()) watchers_.erase(watched);
   }
+  if (auto owner = sessions_of_.find(it->second.user_id); owner != sessions_of_.end()) {
+    owner->second.erase(session_id);
+    if (owner->second.empty()) sessions_of_.erase(owner);
+  }
   subscriptions_.erase(it);
+}
+
+void PresenceService::DropWatch(const std::string& session_id, const std::string& watched_user) {
+  auto sub = subscriptions_.find(session_id);
+  if (sub == subscriptions_.end()) return;
+  std::erase(sub->second.users, watched_user);
+  if (auto watched = watchers_.find(watched_user); watched != watchers_.end()) {
+    watched->second.erase(session_id);
+    if (watched->second.empty()) watchers_.erase(watched);
+  }
+  metrics_.revoked.Inc();
+  if (sub->second.users.empty()) Unsubscribe(session_id);
+}
+
+void PresenceService::RecheckSubscriptions(const std::string& user_id) {
+  // Both directions of every subscription that involves the user: those who watch them, and
+  // those they watch. Each is kept only while the two still share a conversation (the store
+  // already holds the change: OnApplied runs after the commit).
+  std::vector<std::pair<std::string, std::string>> to_drop;  // (session, watched user)
+  if (auto watched = watchers_.find(user_id); watched != watchers_.end()) {
+    for (const auto& [session, weak] : watched->second) {
+      auto sub = subscriptions_.find(session);
+      if (sub == subscriptions_.end()) continue;
+      const std::string& viewer = sub->second.user_id;
+      Result<std::vector<std::string>> visible = Visible(viewer, {user_id});
+      if (!visible.ok()) {
+        // Fail closed: a subscription that cannot be checked ends.
+        metrics_.errors.Inc();
+        to_drop.emplace_back(session, user_id);
+      } else if (visible->empty()) {
+        to_drop.emplace_back(session, user_id);
+      }
+    }
+  }
+  if (auto own = sessions_of_.find(user_id); own != sessions_of_.end()) {
+    for (const std::string& session : own->second) {
+      auto sub = subscriptions_.find(session);
+      if (sub == subscriptions_.end()) continue;
+      Result<std::vector<std::string>> visible = Visible(user_id, sub->second.users);
+      const std::unordered_set<std::string> keep =
+          visible.ok() ? std::unordered_set<std::string>(visible->begin(), visible->end())
+                       : std::unordered_set<std::string>{};
+      if (!visible.ok()) metrics_.errors.Inc();
+      for (const std::string& watched : sub->second.users) {
+        if (!keep.contains(watched)) to_drop.emplace_back(session, watched);
+      }
+    }
+  }
+  for (const auto& [session, watched] : to_drop) DropWatch(session, watched);
 }
 
 void PresenceService::CountContactsCache() {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/clock.h"
@@ -91,7 +92,8 @@ class PresenceService final : public ConnectionObserver {
   /// changes invalidate cached contacts. Any thread, non-blocking.
   void OnMessagesApplied(const std::vector<Mutation>& batch);
 
-  /// Status text rules: at most max_text_bytes of UTF-8, no control characters.
+  /// Status text rules: at most max_text_bytes of UTF-8, and CheckVisibleText (no control,
+  /// bidi or invisible characters).
   Status CheckText(std::string_view text) const;
 
   /// Sets `user_id`'s away flag and status text (any device of the user may). `done` runs on
@@ -132,6 +134,7 @@ class PresenceService final : public ConnectionObserver {
   };
   struct Subscription {
     std::weak_ptr<Connection> connection;
+    std::string user_id;  // the connection's user, the viewer
     std::vector<std::string> users;
   };
   struct Metrics {
@@ -145,6 +148,7 @@ class PresenceService final : public ConnectionObserver {
     Counter& contacts_misses;
     Counter& errors;
     Gauge& online;
+    Counter& revoked;
   };
 
   Status Admit() const;  // a client request may be queued
@@ -158,6 +162,13 @@ class PresenceService final : public ConnectionObserver {
   void OnTimer(const std::string& user_id, int64_t due);
   void ScheduleFlush(int64_t now);
   void Unsubscribe(const std::string& session_id);
+  /// Ends the watch of `watched_user` by `session_id` (the whole subscription if it was the
+  /// last user in it).
+  void DropWatch(const std::string& session_id, const std::string& watched_user);
+  /// `user_id` left or was removed from a conversation: every subscription to them, and every
+  /// one of theirs, is kept only for users they still share a conversation with (issue 17 #7:
+  /// a subscription outlived the removal that ended the shared conversation).
+  void RecheckSubscriptions(const std::string& user_id);
   Result<std::vector<std::string>> Visible(const std::string& viewer,
                                            const std::vector<std::string>& users);
   void CountContactsCache();
@@ -177,6 +188,8 @@ class PresenceService final : public ConnectionObserver {
   uint64_t counted_hits_ = 0;
   uint64_t counted_misses_ = 0;
   std::unordered_map<std::string, Subscription> subscriptions_;  // by session id
+  // viewer user id -> their sessions in subscriptions_.
+  std::unordered_map<std::string, std::unordered_set<std::string>> sessions_of_;
   // watched user -> session id -> connection.
   std::unordered_map<std::string, std::unordered_map<std::string, std::weak_ptr<Connection>>>
       watchers_;

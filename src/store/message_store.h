@@ -86,6 +86,13 @@ struct ConversationSummary {
   std::optional<LogEntry> last_message;  // the newest kMessage entry, in its current state
 };
 
+/// One page of a user's conversations (MessageStore::ListConversationPage).
+struct ConversationPage {
+  std::vector<ConversationSummary> conversations;
+  bool has_more = false;
+  std::string next_cursor;  // opaque; pass as `after` for the next page; empty when !has_more
+};
+
 struct LogPage {
   std::vector<LogEntry> entries;  // ascending seq
   bool has_more = false;
@@ -199,6 +206,15 @@ class MessageStore {
   /// resyncs already has them, and membership changes are entries of the log it catches up on.
   virtual Result<std::vector<ConversationSummary>> ListConversations(std::string_view user_id,
                                                                      bool with_members = true) = 0;
+  /// At most `limit` of the user's conversations, in the order they became a member of them,
+  /// from just past `after` (a cursor from the previous page; "" for the first). That order
+  /// never changes while paging: a conversation joined meanwhile comes on a later page, and no
+  /// conversation is skipped or repeated by activity elsewhere. Within a page, most recently
+  /// active first (so a list that fits one page is exactly ListConversations). A cursor that
+  /// does not parse is kInvalidRequest. `with_members`: as ListConversations.
+  virtual Result<ConversationPage> ListConversationPage(std::string_view user_id,
+                                                        std::string_view after, int limit,
+                                                        bool with_members = true) = 0;
   /// One conversation as `user_id` sees it; nullopt when it does not exist or they are not a
   /// member (the two are indistinguishable on purpose).
   virtual Result<std::optional<ConversationSummary>> GetSummary(std::string_view conv_id,
@@ -214,6 +230,11 @@ class MessageStore {
   /// most `max_group_size` members; at most `limit` of them (direct peers first).
   virtual Result<ContactList> ListContacts(std::string_view user_id, int max_group_size,
                                            size_t limit) = 0;
+  /// Group adds (`group_adds` = contacts): whether `other` is a contact of `user_id`, i.e. they
+  /// share a group, or a direct conversation that `user_id` created or sent a message in. A
+  /// direct conversation someone else opened and `user_id` never answered does not count:
+  /// anyone may open one with anyone.
+  virtual Result<bool> IsContact(std::string_view user_id, std::string_view other) = 0;
   /// Presence: those of `candidates` who share at least one conversation (of any size) with
   /// `user_id`, in the order given, without duplicates. `user_id` itself is never included.
   virtual Result<std::vector<std::string>> UsersSharingAConversation(

@@ -117,7 +117,8 @@ export class ParleyClient {
 
   /**
    * @param {string} name  'state' | 'session' | 'session_ended' | 'conversations' | 'entries'
-   *   | 'message' | 'receipt' | 'typing' | 'presence' | 'users' | 'outbox' | 'change'
+   *   | 'message' | 'receipt' | 'typing' | 'presence' | 'users' | 'outbox' | 'invitation'
+   *   | 'change'
    * @param {(detail: any) => void} listener
    * @returns {() => void} unsubscribe
    */
@@ -410,6 +411,10 @@ export class ParleyClient {
       case 'typing':
         this._onTyping(frame.conv, frame.user);
         break;
+      case 'invitation':
+        // Someone's add that the user's group_adds setting turned into an invitation.
+        if (frame.invitation) this._events.emit('invitation', frame.invitation);
+        break;
       case 'presence': {
         const { type: _t, id: _id, user, ...info } = frame;
         this._applyPresence(user, info);
@@ -551,11 +556,20 @@ export class ParleyClient {
   // ---- sync and gaps (§8.2) --------------------------------------------------------------
 
   async _sync(ws) {
-    const reply = await this._request({ type: 'sync' }, ws);
+    // The server answers a page at a time (a flood of groups cannot make one reply huge):
+    // follow next_cursor until has_more is false, so that the list is complete.
     const listed = new Set();
-    for (const summary of reply.conversations) {
-      listed.add(summary.id);
-      this._upsertConversation(summary, true);
+    let after;
+    for (;;) {
+      const request = { type: 'sync' };
+      if (after !== undefined) request.after = after;
+      const reply = await this._request(request, ws);
+      for (const summary of reply.conversations) {
+        listed.add(summary.id);
+        this._upsertConversation(summary, true);
+      }
+      if (!reply.has_more || typeof reply.next_cursor !== 'string') break;
+      after = reply.next_cursor;
     }
     // Conversations missing from the list are ones we were removed from while away.
     for (const id of [...this.conversations.keys()]) {
@@ -1192,6 +1206,39 @@ export class ParleyClient {
   /** @param {string} convId */
   leave(convId) {
     return this.removeMember(convId, this.me?.userId ?? '');
+  }
+
+  // ---- privacy and invitations (§14) -------------------------------------------------------
+
+  /** Who may add this user to groups: 'anyone' | 'contacts' | 'nobody'. */
+  async groupAdds() {
+    const { group_adds: value } = await this.auth.request('GET', '/v1/settings/privacy');
+    return value;
+  }
+
+  /** @param {'anyone'|'contacts'|'nobody'} value */
+  async setGroupAdds(value) {
+    const { group_adds: set } = await this.auth.request('PUT', '/v1/settings/privacy',
+      { body: { group_adds: value } });
+    return set;
+  }
+
+  /** The user's pending group invitations, oldest first. */
+  async invitations() {
+    const { invitations } = await this.auth.request('GET', '/v1/invitations');
+    return invitations;
+  }
+
+  /** Joins the group of invitation `id`; resolves to the conversation. @param {string} id */
+  async acceptInvitation(id) {
+    const { conversation } = await this.auth.request('POST',
+      `/v1/invitations/${enc(id)}/accept`, { body: {} });
+    return this._afterConversationCall(conversation);
+  }
+
+  /** @param {string} id */
+  async declineInvitation(id) {
+    await this.auth.request('DELETE', `/v1/invitations/${enc(id)}`);
   }
 
   _afterConversationCall(conversation) {

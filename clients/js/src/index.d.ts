@@ -185,6 +185,8 @@ export interface ClientEvents {
    */
   presence: { type: 'presence' } & PresenceEvent;
   users: User;
+  /** A group add that the user's group_adds setting turned into an invitation (§14). */
+  invitation: Invitation;
   /** Anything changed: a cue for views to re-render. */
   change: { what: string; conv?: string };
 }
@@ -291,4 +293,22 @@ export declare class ParleyClient {
   setPresence(status: 'online' | 'away', text?: string): Promise<void>;
   /** Replaces this client's presence subscriptions (first 200; [] ends them); kept across reconnects. */
   subscribePresence(userIds: string[]): Promise<PresenceAnswer[]>;
+
+  /** Who may add this user to groups without an invitation (§14). */
+  groupAdds(): Promise<GroupAdds>;
+  setGroupAdds(value: GroupAdds): Promise<GroupAdds>;
+  /** Pending group invitations, oldest first. */
+  invitations(): Promise<Invitation[]>;
+  acceptInvitation(id: string): Promise<Conversation>;
+  declineInvitation(id: string): Promise<void>;
+}
+
+export type GroupAdds = 'anyone' | 'contacts' | 'nobody';
+
+export interface Invitation {
+  id: string;
+  conv: string;
+  title: string;
+  inviter: string;
+  created_ms: number;
 }

@@ -153,9 +153,8 @@ Status SqliteNotifyStore::PutSubscription(const PushSubscription& sub, int max_p
   }
   Result<Statement> stmt = db_->Prepare(
       "INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth, created_ms) "
-      "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (endpoint) DO UPDATE SET "
-      "user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, "
-      "created_ms = excluded.created_ms");
+      "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id, endpoint) DO UPDATE SET "
+      "p256dh = excluded.p256dh, auth = excluded.auth, created_ms = excluded.created_ms");
   if (!stmt.ok()) return std::move(stmt).error();
   if (Status s = stmt->Bind(1, std::string_view(sub.endpoint)); !s.ok()) return s;
   if (Status s = stmt->Bind(2, std::string_view(sub.user_id)); !s.ok()) return s;
@@ -201,12 +200,13 @@ Result<std::vector<PushSubscription>> SqliteNotifyStore::Subscriptions(std::stri
   return out;
 }
 
-Result<PushSubscription> SqliteNotifyStore::FindSubscription(std::string_view endpoint) {
+Result<PushSubscription> SqliteNotifyStore::FindSubscription(std::string_view user_id,
+                                                             std::string_view endpoint) {
   std::lock_guard lock(mu_);
   Result<Statement*> stmt = Cached(
       "SELECT endpoint, user_id, p256dh, auth, created_ms FROM push_subscriptions "
-      "WHERE endpoint = ?1",
-      {endpoint});
+      "WHERE user_id = ?1 AND endpoint = ?2",
+      {user_id, endpoint});
   if (!stmt.ok()) return std::move(stmt).error();
   sqlite::ScopedReset reset_stmt(**stmt);
   Result<bool> row = (*stmt)->Step();

@@ -30,7 +30,8 @@ class SqliteNotifyStore final : public NotifyStore {
   Status RemoveSubscription(std::string_view user_id, std::string_view endpoint) override;
   Status DropSubscription(std::string_view endpoint) override;
   Result<std::vector<PushSubscription>> Subscriptions(std::string_view user_id) override;
-  Result<PushSubscription> FindSubscription(std::string_view endpoint) override;
+  Result<PushSubscription> FindSubscription(std::string_view user_id,
+                                            std::string_view endpoint) override;
 
  private:
   explicit SqliteNotifyStore(std::unique_ptr<sqlite::Database> db);

@@ -56,13 +56,19 @@ TEST_F(NotifyStoreTest, MutesAreIdempotentAndListedBothWays) {
   EXPECT_THAT(*store_->MutedBy("c_1"), UnorderedElementsAre("u_carol"));
 }
 
-TEST_F(NotifyStoreTest, ASubscriptionBelongsToTheLastUserWhoRegisteredItsEndpoint) {
+// Issue 17 #15: a second user registering the same endpoint used to take the row over.
+TEST_F(NotifyStoreTest, AnotherUsersRegistrationOfAnEndpointNeverTakesItOver) {
   ASSERT_TRUE(store_->PutSubscription(Sub("https://push.example/1", "u_bob"), 5).ok());
-  ASSERT_TRUE(store_->PutSubscription(Sub("https://push.example/1", "u_carol"), 5).ok());
+  ASSERT_TRUE(store_->PutSubscription(Sub("https://push.example/1", "u_carol", 9), 5).ok());
 
-  EXPECT_THAT(*store_->Subscriptions("u_bob"), IsEmpty());
+  ASSERT_EQ(store_->Subscriptions("u_bob")->size(), 1u);
   ASSERT_EQ(store_->Subscriptions("u_carol")->size(), 1u);
-  EXPECT_EQ(store_->FindSubscription("https://push.example/1")->user_id, "u_carol");
+  EXPECT_EQ(store_->FindSubscription("u_bob", "https://push.example/1")->user_id, "u_bob");
+  EXPECT_EQ(store_->FindSubscription("u_carol", "https://push.example/1")->user_id, "u_carol");
+  // Each removes only their own.
+  EXPECT_TRUE(store_->RemoveSubscription("u_carol", "https://push.example/1").ok());
+  EXPECT_EQ(store_->Subscriptions("u_bob")->size(), 1u);
+  EXPECT_TRUE(store_->RemoveSubscription("u_bob", "https://push.example/1").ok());
 }
 
 TEST_F(NotifyStoreTest, SubscriptionsPerUserAreCapped) {
@@ -85,7 +91,8 @@ TEST_F(NotifyStoreTest, RemoveIsPerUserAndDropIsForAnyone) {
   EXPECT_TRUE(store_->DropSubscription("https://push.example/2").ok());
 
   EXPECT_THAT(*store_->Subscriptions("u_bob"), IsEmpty());
-  EXPECT_EQ(store_->FindSubscription("https://push.example/2").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->FindSubscription("u_bob", "https://push.example/2").error().code,
+            ErrorCode::kNotFound);
 }
 
 }  // namespace

@@ -181,6 +181,52 @@ const std::vector<Migration>& SchemaMigrations() {
             ) WITHOUT ROWID;
           )sql",
       },
+      {
+          5,
+          "push subscriptions keyed by (user, endpoint)",
+          R"sql(
+            -- Issue 17 #15: keyed by endpoint alone, a second user registering someone's
+            -- endpoint took the row over, and its owner could neither delete it nor get
+            -- notifications. Each user's registration is now a row of their own.
+            CREATE TABLE push_subscriptions_by_user (
+              user_id    TEXT NOT NULL,
+              endpoint   TEXT NOT NULL,
+              p256dh     TEXT NOT NULL,
+              auth       TEXT NOT NULL,
+              created_ms INTEGER NOT NULL,
+              PRIMARY KEY (user_id, endpoint)
+            ) WITHOUT ROWID;
+            INSERT INTO push_subscriptions_by_user (user_id, endpoint, p256dh, auth, created_ms)
+              SELECT user_id, endpoint, p256dh, auth, created_ms FROM push_subscriptions;
+            DROP TABLE push_subscriptions;
+            ALTER TABLE push_subscriptions_by_user RENAME TO push_subscriptions;
+            -- The push service saying an endpoint is gone drops every row of it.
+            CREATE INDEX push_subscriptions_endpoint ON push_subscriptions(endpoint);
+          )sql",
+      },
+      {
+          6,
+          "privacy: who may add a user to groups; pending group invitations",
+          R"sql(
+            -- Issue 17 #6. A user without a row has the server's default_group_adds.
+            CREATE TABLE privacy_settings (
+              user_id    TEXT PRIMARY KEY,
+              group_adds TEXT NOT NULL CHECK (group_adds IN ('anyone', 'contacts', 'nobody'))
+            ) WITHOUT ROWID;
+            -- An add the invitee's setting did not allow. One per (conversation, invitee);
+            -- at most max_pending_invitations per invitee (the oldest go).
+            CREATE TABLE invitations (
+              id         TEXT PRIMARY KEY,
+              conv_id    TEXT NOT NULL,
+              user_id    TEXT NOT NULL,
+              inviter    TEXT NOT NULL,
+              title      TEXT NOT NULL,
+              created_ms INTEGER NOT NULL,
+              UNIQUE (conv_id, user_id)
+            );
+            CREATE INDEX invitations_user_id ON invitations(user_id, created_ms);
+          )sql",
+      },
   };
   return kMigrations;
 }

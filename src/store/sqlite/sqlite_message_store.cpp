@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <charconv>
 #include <initializer_list>
 #include <iterator>
 #include <limits>
@@ -984,6 +985,76 @@ Result<std::vector<ConversationSummary>> SqliteMessageStore::ListConversations(
   return summaries;
 }
 
+Result<ConversationPage> SqliteMessageStore::ListConversationPage(std::string_view user_id,
+                                                                  std::string_view after, int limit,
+                                                                  bool with_members) {
+  int64_t after_key = -1;  // below every key: the first page
+  std::string after_id;
+  if (!after.empty()) {
+    const size_t dot = after.find('.');
+    const std::string_view key = after.substr(0, dot);
+    auto [ptr, ec] = std::from_chars(key.data(), key.data() + key.size(), after_key);
+    if (dot == std::string_view::npos || ec != std::errc() || ptr != key.data() + key.size() ||
+        after_key < 0) {
+      return Error::InvalidRequest("after is not a cursor this server gave");
+    }
+    after_id = std::string(after.substr(dot + 1));
+  }
+  limit = std::max(limit, 1);
+
+  ReadLease lease = Borrow();
+  ReadStatements& s = lease.statements();
+  Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
+  if (!snapshot.ok()) return std::move(snapshot).error();
+  // Not among the prepared statements: paging is rare next to sync's other reads. The columns
+  // are those ReadSummaryRow() reads, then the join key and the last activity.
+  Result<Statement> stmt = lease.db().Prepare(
+      "SELECT * FROM (SELECT "
+      "c.id, c.type, c.title, c.direct_key, c.created_by, c.created_ms, c.last_seq, m.read_seq"
+      ", COALESCE(e.rowid, 0) AS k, c.last_activity_ms AS activity "
+      "FROM members m JOIN conversations c ON c.id = m.conv_id "
+      "LEFT JOIN entries e ON e.conv_id = m.conv_id AND e.seq = m.joined_seq "
+      "WHERE m.user_id = ?1) WHERE k > ?2 OR (k = ?2 AND id > ?3) ORDER BY k, id LIMIT ?4");
+  if (!stmt.ok()) return std::move(stmt).error();
+  if (Status st = BindAll(*stmt, user_id, after_key, std::string_view(after_id), limit + 1);
+      !st.ok()) {
+    return st.error();
+  }
+  ConversationPage page;
+  std::vector<std::pair<int64_t, int64_t>> keys;  // (join key, last activity) per summary
+  while (true) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) break;
+    if (page.conversations.size() == static_cast<size_t>(limit)) {
+      page.has_more = true;
+      break;
+    }
+    page.conversations.push_back(ReadSummaryRow(*stmt));
+    keys.emplace_back(stmt->ColumnInt64(8), stmt->ColumnInt64(9));
+  }
+  stmt->Reset();  // done with it before the summaries' queries and the snapshot's end
+  if (page.has_more) {
+    page.next_cursor =
+        std::to_string(keys.back().first) + "." + page.conversations.back().conversation.id;
+  }
+  // Most recently active first within the page, as ListConversations orders the whole list.
+  std::vector<size_t> order(page.conversations.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (keys[a].second != keys[b].second) return keys[a].second > keys[b].second;
+    return page.conversations[a].conversation.id < page.conversations[b].conversation.id;
+  });
+  std::vector<ConversationSummary> sorted;
+  sorted.reserve(order.size());
+  for (size_t i : order) sorted.push_back(std::move(page.conversations[i]));
+  page.conversations = std::move(sorted);
+  for (ConversationSummary& summary : page.conversations) {
+    if (Status st = FillSummary(s, user_id, summary, with_members); !st.ok()) return st.error();
+  }
+  return page;
+}
+
 Result<std::optional<ConversationSummary>> SqliteMessageStore::GetSummary(
     std::string_view conv_id, std::string_view user_id) {
   ReadLease lease = Borrow();
@@ -1102,6 +1173,23 @@ Result<ContactList> SqliteMessageStore::ListContacts(std::string_view user_id, i
     if (Status st = add_members(conv_id, std::max(max_group_size, 0)); !st.ok()) return st.error();
   }
   return contacts;
+}
+
+Result<bool> SqliteMessageStore::IsContact(std::string_view user_id, std::string_view other) {
+  if (user_id == other) return true;
+  ReadLease lease = Borrow();
+  // Not among the prepared statements: it runs once per group add, which is rate-limited.
+  Result<Statement> stmt = lease.db().Prepare(
+      "SELECT 1 FROM members a JOIN members b ON b.conv_id = a.conv_id "
+      "JOIN conversations c ON c.id = a.conv_id "
+      "WHERE a.user_id = ?1 AND b.user_id = ?2 AND (c.type = 'group' OR c.created_by = ?1 OR "
+      "EXISTS (SELECT 1 FROM entries e WHERE e.conv_id = c.id AND e.sender = ?1 AND "
+      "e.kind = 'message')) LIMIT 1");
+  if (!stmt.ok()) return std::move(stmt).error();
+  if (Status st = BindAll(*stmt, user_id, other); !st.ok()) return st.error();
+  Result<bool> row = stmt->Step();
+  if (!row.ok()) return std::move(row).error();
+  return *row;
 }
 
 Result<std::vector<std::string>> SqliteMessageStore::UsersSharingAConversation(

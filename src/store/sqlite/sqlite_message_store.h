@@ -69,6 +69,10 @@ class SqliteMessageStore final : public MessageStore {
                           std::optional<int64_t> before_seq, int limit) override;
   Result<std::vector<ConversationSummary>> ListConversations(std::string_view user_id,
                                                              bool with_members = true) override;
+  /// The join order is the rowid of the log entry that added the user (entries are never
+  /// deleted, so it only grows); the cursor is "<rowid>.<conversation id>".
+  Result<ConversationPage> ListConversationPage(std::string_view user_id, std::string_view after,
+                                                int limit, bool with_members = true) override;
   Result<std::optional<ConversationSummary>> GetSummary(std::string_view conv_id,
                                                         std::string_view user_id) override;
   /// `limit` is clamped to [1, 200]. Words that hold no letter or digit (e.g. "-") are ignored;
@@ -79,6 +83,10 @@ class SqliteMessageStore final : public MessageStore {
   /// (a group's read stops past max_group_size + 1 rows). Groups are visited in id order.
   Result<ContactList> ListContacts(std::string_view user_id, int max_group_size,
                                    size_t limit) override;
+  /// One query: the shared conversations by the members_user_id index; for a direct one that
+  /// `user_id` did not create, its entries are scanned until a message of theirs (at most the
+  /// conversation's log, once per rate-limited group add).
+  Result<bool> IsContact(std::string_view user_id, std::string_view other) override;
   /// One indexed lookup per distinct candidate, all in one read transaction.
   Result<std::vector<std::string>> UsersSharingAConversation(
       std::string_view user_id, const std::vector<std::string>& candidates) override;

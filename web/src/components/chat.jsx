@@ -102,13 +102,15 @@ function ChatHeader({ conv, onInfo }) {
     return () => clearInterval(timer);
   }, [peer]);
   const typing = client.typingUsers(conv.id);
+  // The username beside the display name: display names are free text, and anyone may call
+  // themselves "Alice" (issue 17); the username is unique.
+  const u = peer ? client.user(peer) : null;
   let subtitle;
   if (typing.length) {
     subtitle = <span class="typing-text">{conv.type === 'group'
       ? `${typing.map(nameOf).join(', ')} ${typing.length > 1 ? 'are' : 'is'} typing…` : 'typing…'}</span>;
   } else if (peer) {
     const p = client.presence.get(peer);
-    const u = client.user(peer);
     const status = p?.text ? ` · ${p.text}` : '';
     subtitle = p ? (p.status === 'online'
       ? (p.away ? `away${status}` : <span class="online-text">online{status}</span>)
@@ -123,7 +125,7 @@ function ChatHeader({ conv, onInfo }) {
         onClick={() => navigate('/')}><Icon name="back" /></button>
       <Avatar id={peer ?? conv.id} name={name} size={38} presence={!!peer} group={conv.type === 'group'} />
       <div class="chat-title">
-        <h2>{name}</h2>
+        <h2>{name}{u?.username && <span class="handle"> @{u.username}</span>}</h2>
         <p class="muted small chat-subtitle" aria-live="polite">{subtitle}</p>
       </div>
       <button type="button" class="icon-btn" onClick={onInfo}

@@ -146,6 +146,8 @@ function MemberPicker({ members, setMembers, exclude = [] }) {
             <li key={m.user_id} class="chip">
               <Avatar id={m.user_id} name={m.display_name || m.username} size={22} />
               {m.display_name || m.username}
+              {m.display_name && m.display_name !== m.username &&
+                <span class="handle">@{m.username}</span>}
               <button type="button" class="icon-btn tiny" aria-label={`Remove ${m.username}`}
                 onClick={() => setMembers(members.filter((x) => x !== m))}>
                 <Icon name="close" size={14} />
