@@ -7,6 +7,7 @@
 #include "auth/auth_service.h"
 #include "auth/rate_limiter.h"
 #include "chat/chat_service.h"
+#include "metrics/metrics.h"
 
 namespace parley {
 
@@ -16,9 +17,11 @@ using BlockingRunner = std::function<void(std::function<void()>)>;
 struct ChatApiDeps {
   ChatService& chat;
   AuthService& auth;
-  RateLimiter& send_limiter;    // per user: send, edit, delete, react
-  RateLimiter& typing_limiter;  // per user
-  BlockingRunner run_blocking;  // for WebSocket reads (history, sync)
+  RateLimiter& send_limiter;               // per user: send, edit, delete, react
+  RateLimiter& typing_limiter;             // per user
+  BlockingRunner run_blocking;             // for WebSocket reads (history, sync)
+  RateLimiter* search_limiter = nullptr;   // per user; null: searches are not rate-limited
+  Counter* search_rate_refused = nullptr;  // searches refused by search_limiter
 };
 
 /// The conversation routes: create/list/get/rename conversations, members, messages (send,

@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
+#include <deque>
 #include <initializer_list>
 #include <iterator>
 #include <limits>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/sqlite_search.h"
 
 namespace parley {
 
@@ -26,6 +29,7 @@ using sqlite::Transaction;
 namespace {
 
 constexpr int kMaxPage = 200;
+constexpr int64_t kMsPerDay = 86'400'000;
 
 // The columns ReadEntry() reads, in its order; every query names the entries table `e`.
 #define PARLEY_ENTRY_COLUMNS                                                                     \
@@ -54,7 +58,11 @@ struct WriteStatements {
   Statement remove_member;
   Statement set_title;
   Statement advance_member;
+  Statement add_usage;
 
+  // Bodies written in the batch being applied, (sender, day) -> (entries, bytes): one upsert
+  // of usage_daily per sender and batch.
+  std::map<std::pair<std::string, int64_t>, std::pair<int64_t, int64_t>> usage;
   // Read and delivered positions of the batch being applied, (conv, user) -> highest of each,
   // written as one UPDATE per member (a busy sender moves both once per batch, not twice per
   // message). They only move forward, so they commute with appends; they are written before
@@ -67,6 +75,7 @@ struct WriteStatements {
   struct FtsChange {
     bool add = false;  // false: remove the row's old text from the index
     int64_t rowid = 0;
+    std::string conv_id;
     std::string body;
   };
   std::vector<FtsChange> fts_changes;
@@ -89,7 +98,11 @@ struct ReadStatements {
   Statement get_summary;
   Statement unread;
   Statement last_message;
-  Statement search;
+  Statement search_conversations;
+  Statement search_in_conversation;
+  Statement search_hit;
+  Statement conversation_rowids;
+  Statement usage_of_day;
   Statement memberships;
   Statement members_up_to;
   Statement shares_a_conversation;
@@ -120,11 +133,11 @@ Status PrepareWriter(Database& db, WriteStatements& s) {
           {&s.bump_conversation,
            "UPDATE conversations SET last_seq = MAX(last_seq, ?2), "
            "last_activity_ms = MAX(last_activity_ms, ?3) WHERE id = ?1 AND last_seq >= ?2 - 1"},
-          {&s.index_body, "INSERT INTO entries_fts (rowid, body) VALUES (?1, ?2)"},
-          // External content: FTS5 finds the index entries to remove by re-tokenizing the old
-          // text, which must be exactly what was indexed.
+          {&s.index_body, "INSERT INTO search_index (rowid, terms) VALUES (?1, ?2)"},
+          // Contentless: FTS5 finds the index entries to remove from the old terms, which must
+          // be exactly what was indexed (IndexedText of the old body).
           {&s.unindex_body,
-           "INSERT INTO entries_fts (entries_fts, rowid, body) VALUES ('delete', ?1, ?2)"},
+           "INSERT INTO search_index (search_index, rowid, terms) VALUES ('delete', ?1, ?2)"},
           {&s.find_message,
            "SELECT rowid, body FROM entries WHERE conv_id = ?1 AND seq = ?2 AND kind = 'message'"},
           {&s.update_message,
@@ -145,6 +158,10 @@ Status PrepareWriter(Database& db, WriteStatements& s) {
           {&s.advance_member,
            "UPDATE members SET read_seq = MAX(read_seq, ?3), "
            "delivered_seq = MAX(delivered_seq, ?4) WHERE conv_id = ?1 AND user_id = ?2"},
+          {&s.add_usage,
+           "INSERT INTO usage_daily (user_id, day, entries, bytes) VALUES (?1, ?2, ?3, ?4) "
+           "ON CONFLICT (day, user_id) DO UPDATE SET entries = entries + excluded.entries, "
+           "bytes = bytes + excluded.bytes"},
       });
 }
 
@@ -195,13 +212,28 @@ Status PrepareReader(Database& db, ReadStatements& s) {
               {&s.last_message, "SELECT " PARLEY_ENTRY_COLUMNS
                                 " FROM entries e WHERE e.conv_id = ?1 AND e.kind = 'message' "
                                 "ORDER BY e.seq DESC LIMIT 1"},
-              // The index drives the loop, newest first, and stops after ?4 rows that pass the
-              // membership and state checks.
-              {&s.search, "SELECT " PARLEY_ENTRY_COLUMNS
-                          " FROM entries_fts f JOIN entries e ON e.rowid = f.rowid "
-                          "JOIN members m ON m.conv_id = e.conv_id AND m.user_id = ?2 "
-                          "WHERE entries_fts MATCH ?1 AND f.rowid < ?3 AND e.kind = 'message' "
-                          "AND e.deleted = 0 ORDER BY f.rowid DESC LIMIT ?4"},
+              // The conversations a search visits: the most recently active first.
+              {&s.search_conversations,
+               "SELECT m.conv_id FROM members m JOIN conversations c ON c.id = m.conv_id "
+               "WHERE m.user_id = ?1 ORDER BY c.last_activity_ms DESC, c.id LIMIT ?2"},
+              // One conversation's matches (the MATCH names its tag) within the rowid window
+              // (?2, ?3). Ascending: FTS5 seeks to a lower bound through its doclist indexes,
+              // while a descending read loads each doclist from its start.
+              {&s.search_in_conversation,
+               "SELECT rowid FROM search_index WHERE search_index MATCH ?1 AND rowid > ?2 "
+               "AND rowid < ?3 ORDER BY rowid"},
+              // A hit's entry; conv_id guards against a tag collision. The index holds only
+              // undeleted messages; the checks keep it so if it ever does not.
+              {&s.search_hit, "SELECT " PARLEY_ENTRY_COLUMNS
+                              " FROM entries e WHERE e.rowid = ?1 AND e.conv_id = ?2 "
+                              "AND e.kind = 'message' AND e.deleted = 0"},
+              // The first and last rowid of a conversation's log: two seeks of the (conv_id, seq)
+              // index, since rowids grow with seq.
+              {&s.conversation_rowids,
+               "SELECT (SELECT rowid FROM entries WHERE conv_id = ?1 ORDER BY seq LIMIT 1), "
+               "(SELECT rowid FROM entries WHERE conv_id = ?1 ORDER BY seq DESC LIMIT 1)"},
+              {&s.usage_of_day,
+               "SELECT user_id, entries, bytes FROM usage_daily WHERE day = ?1 ORDER BY user_id"},
               {&s.memberships,
                "SELECT m.conv_id, c.type FROM members m JOIN conversations c ON c.id = m.conv_id "
                "WHERE m.user_id = ?1 ORDER BY m.conv_id"},
@@ -377,7 +409,12 @@ Status ApplyOne(WriteStatements& s, const mutation::AppendEntry& op) {
     return InContext(st.error(), what);
   }
   const int64_t rowid = s.db->LastInsertRowid();
-  if (is_message && body) s.fts_changes.push_back({true, rowid, std::string(*body)});
+  if (is_message && body) s.fts_changes.push_back({true, rowid, e.conv_id, std::string(*body)});
+  if (body && (is_message || e.kind == EntryKind::kEdit)) {
+    auto& [entries, bytes] = s.usage[{e.sender, e.ts / kMsPerDay}];
+    ++entries;
+    bytes += static_cast<int64_t>(body->size());
+  }
   return Status::Ok();
 }
 
@@ -397,12 +434,12 @@ Status ApplyOne(WriteStatements& s, const mutation::UpdateMessage& op) {
     rowid = s.find_message.ColumnInt64(0);
     if (!s.find_message.ColumnIsNull(1)) old_body = s.find_message.ColumnText(1);
   }
-  if (old_body) s.fts_changes.push_back({false, rowid, *old_body});
+  if (old_body) s.fts_changes.push_back({false, rowid, op.conv_id, *old_body});
   const std::optional<std::string> new_body = erase ? std::nullopt : op.body;
   if (Status st = BindAndRun(s.update_message, rowid, new_body, op.edited_ts, erase); !st.ok()) {
     return InContext(st.error(), what);
   }
-  if (new_body) s.fts_changes.push_back({true, rowid, *new_body});
+  if (new_body) s.fts_changes.push_back({true, rowid, op.conv_id, *new_body});
   if (erase) {
     // The edits' entries carry earlier versions of the text; a delete takes those too.
     if (Status st = BindAndRun(s.erase_edit_bodies, op.conv_id, op.seq); !st.ok()) {
@@ -480,42 +517,23 @@ bool CommutesWithPositions(const Mutation& m) {
          std::holds_alternative<mutation::SetReaction>(m);
 }
 
-// Splits a search query into words and quotes each as an FTS5 prefix string, so that no
-// character of the query is FTS5 syntax: `say "hi"` becomes `"say"* """hi"""*`, whose strings
-// FTS5 tokenizes like the indexed text, and whose terms it ANDs. A NUL would end the match
-// expression early, so it separates words like whitespace.
-std::string MatchExpression(std::string_view query) {
-  std::string match;
-  size_t i = 0;
-  auto is_space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == '\0';
-  };
-  while (i < query.size()) {
-    while (i < query.size() && is_space(query[i])) ++i;
-    if (i == query.size()) break;
-    if (!match.empty()) match += ' ';
-    match += '"';
-    for (; i < query.size() && !is_space(query[i]); ++i) {
-      if (query[i] == '"') match += '"';
-      match += query[i];
-    }
-    match += "\"*";
-  }
-  return match;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------- connections
 
 struct SqliteMessageStore::WriteConnection {
   std::unique_ptr<Database> db;
-  WriteStatements statements;  // destroyed before db
+  WriteStatements statements;                          // destroyed before db
+  std::unique_ptr<sqlite::SearchTokenizer> tokenizer;  // destroyed before db
 };
 
 struct SqliteMessageStore::ReadConnection {
   std::unique_ptr<Database> db;
-  ReadStatements statements;  // destroyed before db
+  ReadStatements statements;                           // destroyed before db
+  std::unique_ptr<sqlite::SearchTokenizer> tokenizer;  // destroyed before db
+  // The deadline of the search running on this connection, read by its progress handler.
+  std::chrono::steady_clock::time_point deadline;
+  bool interrupted = false;  // the handler stopped a statement
 };
 
 /// Exclusive use of one read connection until destruction.
@@ -535,6 +553,7 @@ class SqliteMessageStore::ReadLease {
 
   Database& db() { return *connection_->db; }
   ReadStatements& statements() { return connection_->statements; }
+  ReadConnection& connection() { return *connection_; }
 
  private:
   SqliteMessageStore* store_;
@@ -703,6 +722,40 @@ Status FillSummary(ReadStatements& s, std::string_view user_id, ConversationSumm
   return Status::Ok();
 }
 
+// Indexes the messages that migration 5 left to index (search_backfill), in one transaction,
+// then forgets the task. A no-op once done. The cost is one pass over the message rows, once.
+Status BackfillSearchIndex(Database& db, const sqlite::SearchTokenizer& tokenizer) {
+  Result<Transaction> txn = Transaction::Begin(db);
+  if (!txn.ok()) return std::move(txn).error();
+  int64_t up_to = 0;
+  {
+    Result<Statement> pending = db.Prepare("SELECT up_to FROM search_backfill");
+    if (!pending.ok()) return std::move(pending).error();
+    Result<bool> row = pending->Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) return Status::Ok();
+    up_to = pending->ColumnInt64(0);
+  }
+  Result<Statement> rows = db.Prepare(
+      "SELECT rowid, conv_id, body FROM entries WHERE rowid <= ?1 AND kind = 'message' "
+      "AND deleted = 0 AND body IS NOT NULL");
+  if (!rows.ok()) return std::move(rows).error();
+  Result<Statement> index = db.Prepare("INSERT INTO search_index (rowid, terms) VALUES (?1, ?2)");
+  if (!index.ok()) return std::move(index).error();
+  if (Status st = rows->Bind(1, up_to); !st.ok()) return st;
+  while (true) {
+    Result<bool> row = rows->Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) break;
+    Result<std::string> terms = sqlite::IndexedText(
+        tokenizer, sqlite::ConversationTag(rows->ColumnText(1)), rows->ColumnText(2));
+    if (!terms.ok()) return std::move(terms).error();
+    if (Status st = BindAndRun(*index, rows->ColumnInt64(0), *terms); !st.ok()) return st;
+  }
+  if (Status st = db.Exec("DELETE FROM search_backfill"); !st.ok()) return st;
+  return txn->Commit();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------- SqliteMessageStore
@@ -743,10 +796,17 @@ Result<std::unique_ptr<SqliteMessageStore>> SqliteMessageStore::Open(const std::
   // connection (the account store's) has written.
   const bool fts_secure_delete =
       sqlite3_libversion_number() >= 3044000 &&
-      writer->db->Exec("INSERT INTO entries_fts (entries_fts, rank) VALUES ('secure-delete', 1)")
+      writer->db->Exec("INSERT INTO search_index (search_index, rank) VALUES ('secure-delete', 1)")
           .ok();
   writer->statements.db = writer->db.get();
   if (Status s = PrepareWriter(*writer->db, writer->statements); !s.ok()) return s.error();
+  {
+    Result<std::unique_ptr<sqlite::SearchTokenizer>> tokenizer =
+        sqlite::SearchTokenizer::Create(*writer->db);
+    if (!tokenizer.ok()) return std::move(tokenizer).error();
+    writer->tokenizer = std::move(*tokenizer);
+  }
+  if (Status s = BackfillSearchIndex(*writer->db, *writer->tokenizer); !s.ok()) return s.error();
 
   std::vector<std::unique_ptr<ReadConnection>> readers;
   for (int i = 0; i < read_connections; ++i) {
@@ -756,6 +816,10 @@ Result<std::unique_ptr<SqliteMessageStore>> SqliteMessageStore::Open(const std::
     reader->db = std::move(*db);
     if (Status s = reader->db->Exec("PRAGMA query_only=ON"); !s.ok()) return s.error();
     if (Status s = PrepareReader(*reader->db, reader->statements); !s.ok()) return s.error();
+    Result<std::unique_ptr<sqlite::SearchTokenizer>> tokenizer =
+        sqlite::SearchTokenizer::Create(*reader->db);
+    if (!tokenizer.ok()) return std::move(tokenizer).error();
+    reader->tokenizer = std::move(*tokenizer);
     readers.push_back(std::move(reader));
   }
   return std::unique_ptr<SqliteMessageStore>(
@@ -791,6 +855,7 @@ Status SqliteMessageStore::Apply(const std::vector<Mutation>& batch) {
   if (!txn.ok()) return std::move(txn).error();
   s.fts_changes.clear();
   s.member_positions.clear();
+  s.usage.clear();
   for (const Mutation& m : batch) {
     if (!s.member_positions.empty() && !CommutesWithPositions(m)) {
       if (Status status = WriteMemberPositions(s); !status.ok()) return status;
@@ -799,33 +864,57 @@ Status SqliteMessageStore::Apply(const std::vector<Mutation>& batch) {
     if (!status.ok()) return status;
   }
   if (Status status = WriteMemberPositions(s); !status.ok()) return status;
+  for (const auto& [key, usage] : s.usage) {
+    if (Status status = BindAndRun(s.add_usage, key.first, key.second, usage.first, usage.second);
+        !status.ok()) {
+      return InContext(status.error(), "usage of " + key.first);
+    }
+  }
+  s.usage.clear();
+  uint64_t removed_text = 0;
   for (const WriteStatements::FtsChange& change : s.fts_changes) {
     Statement& stmt = change.add ? s.index_body : s.unindex_body;
-    if (Status status = BindAndRun(stmt, change.rowid, change.body); !status.ok()) {
+    Result<std::string> terms = sqlite::IndexedText(
+        *writer_->tokenizer, sqlite::ConversationTag(change.conv_id), change.body);
+    if (!terms.ok()) return std::move(terms).error();
+    if (Status status = BindAndRun(stmt, change.rowid, *terms); !status.ok()) {
       return InContext(status.error(), "search index");
     }
+    if (!change.add) ++removed_text;
   }
   s.fts_changes.clear();
   if (Status status = txn->Commit(); !status.ok()) return status;
+  if (removed_text > 0) text_removed_since_purge_.fetch_add(removed_text);
   if (on_applied_) on_applied_(batch);
   return Status::Ok();
 }
 
-Status SqliteMessageStore::PurgeDeletedText() {
+Result<uint64_t> SqliteMessageStore::PurgeDeletedText() {
   std::lock_guard lock(write_mu_);
   Database& db = *writer_->db;
-  if (Status s = db.Exec("INSERT INTO entries_fts (entries_fts) VALUES ('optimize')"); !s.ok()) {
+  // Taken before the work: removals that commit while it runs are counted for the next purge.
+  const uint64_t pending = text_removed_since_purge_.exchange(0);
+  auto restore = [&] { text_removed_since_purge_.fetch_add(pending); };
+  if (Status s = db.Exec("INSERT INTO search_index (search_index) VALUES ('optimize')"); !s.ok()) {
+    restore();
     return InContext(s.error(), "optimizing the search index");
   }
   Result<Statement> checkpoint = db.Prepare("PRAGMA wal_checkpoint(TRUNCATE)");
-  if (!checkpoint.ok()) return std::move(checkpoint).error();
+  if (!checkpoint.ok()) {
+    restore();
+    return std::move(checkpoint).error();
+  }
   Result<bool> row = checkpoint->Step();
-  if (!row.ok()) return std::move(row).error();
+  if (!row.ok()) {
+    restore();
+    return std::move(row).error();
+  }
   // The row is (busy, wal frames, frames checkpointed); busy means a reader was in the way.
   if (*row && checkpoint->ColumnInt64(0) != 0) {
+    restore();
     return Error::Unavailable("the WAL could not be truncated: a reader is using it");
   }
-  return Status::Ok();
+  return pending;
 }
 
 Result<std::optional<ConversationRecord>> SqliteMessageStore::LoadConversation(
@@ -1005,40 +1094,177 @@ Result<std::optional<ConversationSummary>> SqliteMessageStore::GetSummary(
   return std::optional<ConversationSummary>(std::move(summary));
 }
 
-Result<std::vector<SearchHit>> SqliteMessageStore::Search(std::string_view user_id,
-                                                          std::string_view query, int limit,
-                                                          int64_t before) {
-  const std::string match = MatchExpression(query);
-  if (match.empty()) return Error::InvalidRequest("the search query is empty");
+Result<SearchPage> SqliteMessageStore::Search(std::string_view user_id, std::string_view query,
+                                              int limit, int64_t before,
+                                              const SearchBounds& bounds) {
   limit = std::clamp(limit, 1, kMaxPage);
   if (before <= 0) before = std::numeric_limits<int64_t>::max();
 
   ReadLease lease = Borrow();
+  ReadConnection& connection = lease.connection();
+  Result<sqlite::SearchQuery> parsed = sqlite::ParseSearchQuery(*connection.tokenizer, query);
+  if (!parsed.ok()) return std::move(parsed).error();
   ReadStatements& s = lease.statements();
   Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
   if (!snapshot.ok()) return std::move(snapshot).error();
 
-  std::vector<SearchHit> hits;
+  SearchPage page;
+  std::vector<std::string> conversations;
   {
-    Statement& stmt = s.search;
+    Statement& stmt = s.search_conversations;
     ScopedReset reset(stmt);
-    if (Status st = BindAll(stmt, match, user_id, before, limit); !st.ok()) return st.error();
+    const int64_t most = static_cast<int64_t>(std::min<size_t>(bounds.max_conversations, 1 << 30));
+    if (Status st = BindAll(stmt, user_id, most + 1); !st.ok()) return st.error();
     while (true) {
       Result<bool> row = stmt.Step();
       if (!row.ok()) return std::move(row).error();
       if (!*row) break;
-      Result<LogEntry> entry = ReadEntry(stmt);
-      if (!entry.ok()) return std::move(entry).error();
-      hits.push_back(SearchHit{.message = std::move(*entry), .cursor = stmt.ColumnInt64(0)});
+      conversations.push_back(stmt.ColumnText(0));
+    }
+    if (conversations.size() > bounds.max_conversations) {
+      conversations.resize(bounds.max_conversations);
+      page.truncated = true;
     }
   }
-  // Hits come from many conversations, so their reactions are read one message at a time.
+  if (parsed->phrases.empty()) return page;
+
+  // The deadline: SQLite calls the handler every kProgressSteps virtual machine instructions
+  // (tens of microseconds), and a non-zero answer interrupts the running statement.
+  constexpr int kProgressSteps = 1000;
+  connection.deadline = bounds.deadline;
+  connection.interrupted = false;
+  sqlite3* handle = lease.db().native_handle();
+  sqlite3_progress_handler(
+      handle, kProgressSteps,
+      [](void* context) -> int {
+        auto* c = static_cast<ReadConnection*>(context);
+        if (std::chrono::steady_clock::now() < c->deadline) return 0;
+        c->interrupted = true;
+        return 1;
+      },
+      &connection);
+  struct ClearHandler {
+    sqlite3* handle;
+    ~ClearHandler() { sqlite3_progress_handler(handle, 0, nullptr, nullptr); }
+  } clear_handler{handle};
+
+  // Each conversation's newest `limit` matches; once `limit` are held, a conversation need only
+  // look above the oldest of them, so later queries stop sooner.
+  //
+  // Why windows: FTS5 evaluates a MATCH inside the virtual table, where neither the progress
+  // handler nor sqlite3_interrupt() reaches, so one statement over a big conversation cannot be
+  // stopped (an AND of two frequent words that never meet walks both doclists to the end). So
+  // each conversation is read in rowid windows, newest first, the deadline checked between
+  // them; a window grows 4x while windows stay quick (a sparse conversation needs few), and
+  // shrinks when one is slow, so one window costs a few milliseconds at most.
+  constexpr auto kQuickWindow = std::chrono::milliseconds(2);
+  constexpr auto kSlowWindow = std::chrono::milliseconds(8);
+  std::vector<SearchHit> hits;
+  int64_t floor = 0;
+  int64_t window = 2048;
+  bool stop = false;
+  for (const std::string& conv_id : conversations) {
+    if (stop) break;
+    int64_t first = 0;
+    int64_t last = 0;
+    {
+      Statement& stmt = s.conversation_rowids;
+      ScopedReset reset(stmt);
+      if (Status st = stmt.Bind(1, conv_id); !st.ok()) return st.error();
+      Result<bool> row = stmt.Step();
+      if (!row.ok()) return std::move(row).error();
+      if (!*row || stmt.ColumnIsNull(0)) continue;  // an empty log
+      first = stmt.ColumnInt64(0);
+      last = stmt.ColumnInt64(1);
+    }
+    const std::string match = sqlite::MatchExpression(*parsed, sqlite::ConversationTag(conv_id));
+    // Rows in (low, high) are searched next; `high` moves down window by window.
+    int64_t high = std::min(before, last + 1);
+    size_t found_here = 0;
+    while (high > first && high - 1 > floor && found_here < static_cast<size_t>(limit)) {
+      if (std::chrono::steady_clock::now() >= bounds.deadline) {
+        page.truncated = true;
+        stop = true;
+        break;
+      }
+      const int64_t low = std::max({floor, first - 1, high - 1 - window});
+      const auto started = std::chrono::steady_clock::now();
+      // The newest `need` matches of the window.
+      const size_t need = static_cast<size_t>(limit) - found_here;
+      std::deque<int64_t> rowids;
+      {
+        Statement& stmt = s.search_in_conversation;
+        ScopedReset reset(stmt);
+        if (Status st = BindAll(stmt, match, low, high); !st.ok()) return st.error();
+        while (true) {
+          Result<bool> row = stmt.Step();
+          if (!row.ok()) {
+            if (!connection.interrupted) return std::move(row).error();
+            page.truncated = true;
+            stop = true;
+            break;
+          }
+          if (!*row) break;
+          rowids.push_back(stmt.ColumnInt64(0));
+          if (rowids.size() > need) rowids.pop_front();
+        }
+      }
+      for (auto it = rowids.rbegin(); it != rowids.rend(); ++it) {
+        Statement& stmt = s.search_hit;
+        ScopedReset reset(stmt);
+        if (Status st = BindAll(stmt, *it, conv_id); !st.ok()) return st.error();
+        Result<bool> row = stmt.Step();
+        if (!row.ok()) return std::move(row).error();
+        if (!*row) continue;
+        Result<LogEntry> entry = ReadEntry(stmt);
+        if (!entry.ok()) return std::move(entry).error();
+        hits.push_back(SearchHit{.message = std::move(*entry), .cursor = *it});
+        ++found_here;
+      }
+      if (stop) break;
+      high = low + 1;
+      const auto took = std::chrono::steady_clock::now() - started;
+      if (took < kQuickWindow && window < (int64_t{1} << 40)) window *= 4;
+      if (took > kSlowWindow && window > 256) window /= 4;
+    }
+    if (hits.size() >= static_cast<size_t>(limit)) {
+      std::sort(hits.begin(), hits.end(),
+                [](const SearchHit& a, const SearchHit& b) { return a.cursor > b.cursor; });
+      hits.resize(static_cast<size_t>(limit));
+      floor = hits.back().cursor;
+    }
+  }
+  std::sort(hits.begin(), hits.end(),
+            [](const SearchHit& a, const SearchHit& b) { return a.cursor > b.cursor; });
+  if (hits.size() > static_cast<size_t>(limit)) hits.resize(static_cast<size_t>(limit));
+  // At most `limit` small queries: not worth a deadline, and a page without its reactions
+  // would show a wrong state.
+  sqlite3_progress_handler(handle, 0, nullptr, nullptr);
   for (SearchHit& hit : hits) {
     if (Status st = AttachReactions(s, hit.message.conv_id, {&hit.message}); !st.ok()) {
       return st.error();
     }
   }
-  return hits;
+  page.hits = std::move(hits);
+  return page;
+}
+
+Result<std::vector<DailyUsage>> SqliteMessageStore::UsageOfDay(int64_t day) {
+  ReadLease lease = Borrow();
+  Statement& stmt = lease.statements().usage_of_day;
+  ScopedReset reset(stmt);
+  if (Status st = stmt.Bind(1, day); !st.ok()) return st.error();
+  std::vector<DailyUsage> usage;
+  while (true) {
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) break;
+    usage.push_back(DailyUsage{.user_id = stmt.ColumnText(0),
+                               .day = day,
+                               .entries = stmt.ColumnInt64(1),
+                               .bytes = stmt.ColumnInt64(2)});
+  }
+  return usage;
 }
 
 Result<ContactList> SqliteMessageStore::ListContacts(std::string_view user_id, int max_group_size,
