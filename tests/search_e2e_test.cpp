@@ -157,7 +157,9 @@ TEST_F(SearchE2eTest, WorstCaseSearchesDoNotStallABystander) {
             << Percentile(all_attacker, 0.99) << " ms\n";
   EXPECT_GT(answered.load(), 0);
   // Was 3.5 s. Bounded by one search window at most, far under the 500 ms deadline.
-  EXPECT_LT(Percentile(loaded, 0.99), 250.0);
+  // (Measured ~50-100 ms under ASan on a shared 2-core machine; the bound leaves room for a
+  // busy neighbour without letting the old 3.5 s stall pass.)
+  EXPECT_LT(Percentile(loaded, 0.99), 400.0);
   // Each search ends by its deadline (500 ms) plus the time to answer.
   EXPECT_LT(Percentile(all_attacker, 0.99), 1'500.0);
 

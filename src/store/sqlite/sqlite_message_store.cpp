@@ -17,19 +17,107 @@
 #include <vector>
 
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/sqlite_message_store_internal.h"
 #include "store/sqlite/sqlite_search.h"
 
 namespace parley {
 
-using sqlite::Database;
-using sqlite::ScopedReset;
-using sqlite::Statement;
-using sqlite::Transaction;
+using message_store_internal::AttachReactions;
+using message_store_internal::BackfillSearchIndex;
+using message_store_internal::BindAll;
+using message_store_internal::BindAndRun;
+using message_store_internal::Database;
+using message_store_internal::InContext;
+using message_store_internal::kMaxPage;
+using message_store_internal::kMsPerDay;
+using message_store_internal::ReadEntry;
+using message_store_internal::ReadStatements;
+using message_store_internal::Run;
+using message_store_internal::ScopedReset;
+using message_store_internal::Snapshot;
+using message_store_internal::Statement;
+using message_store_internal::Transaction;
+using message_store_internal::WriteStatements;
+
+namespace message_store_internal {
+
+std::optional<EntryKind> ParseEntryKind(std::string_view name) {
+  for (EntryKind kind : {EntryKind::kMessage, EntryKind::kEdit, EntryKind::kDelete,
+                         EntryKind::kReaction, EntryKind::kMember, EntryKind::kRename}) {
+    if (EntryKindName(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
+// Reads a row that starts with PARLEY_ENTRY_COLUMNS; the rowid (column 0) is the caller's.
+Result<LogEntry> ReadEntry(const Statement& stmt) {
+  LogEntry entry;
+  entry.conv_id = stmt.ColumnText(1);
+  entry.seq = stmt.ColumnInt64(2);
+  entry.id = stmt.ColumnText(3);
+  entry.sender = stmt.ColumnText(4);
+  const std::string kind = stmt.ColumnText(5);
+  std::optional<EntryKind> parsed = ParseEntryKind(kind);
+  if (!parsed) return Error::Internal("sqlite: unknown entry kind \"" + kind + "\" in the log");
+  entry.kind = *parsed;
+  entry.ts = stmt.ColumnInt64(6);
+  entry.client_msg_id = stmt.ColumnText(7);
+  if (!stmt.ColumnIsNull(8)) entry.body = stmt.ColumnText(8);
+  entry.reply_to = stmt.ColumnInt64(9);
+  entry.edited_ts = stmt.ColumnInt64(10);
+  entry.deleted = stmt.ColumnInt64(11) != 0;
+  entry.target_seq = stmt.ColumnInt64(12);
+  entry.emoji = stmt.ColumnText(13);
+  entry.reaction_added = stmt.ColumnInt64(14) != 0;
+  entry.member_user = stmt.ColumnText(15);
+  entry.member_action = stmt.ColumnText(16);
+  entry.member_role = stmt.ColumnText(17);
+  entry.title = stmt.ColumnText(18);
+  return entry;
+}
+
+// Fills the reactions of the kMessage entries among `entries`, which all belong to `conv_id`,
+// with one query over their seq range.
+Status AttachReactions(ReadStatements& s, std::string_view conv_id,
+                       const std::vector<LogEntry*>& entries) {
+  std::vector<std::pair<int64_t, LogEntry*>> messages;
+  for (LogEntry* entry : entries) {
+    if (entry->kind == EntryKind::kMessage) messages.emplace_back(entry->seq, entry);
+  }
+  if (messages.empty()) return Status::Ok();
+  std::sort(messages.begin(), messages.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  Statement& stmt = s.reactions;
+  ScopedReset reset(stmt);
+  if (Status st = BindAll(stmt, conv_id, messages.front().first, messages.back().first); !st.ok()) {
+    return st;
+  }
+  while (true) {
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) break;
+    const int64_t seq = stmt.ColumnInt64(0);
+    auto it = std::lower_bound(messages.begin(), messages.end(), seq,
+                               [](const auto& m, int64_t value) { return m.first < value; });
+    // A reaction to an entry in the range that is not on this page (or not a message).
+    if (it == messages.end() || it->first != seq) continue;
+    std::vector<Reaction>& reactions = it->second->reactions;
+    std::string emoji = stmt.ColumnText(1);
+    auto group = std::find_if(reactions.begin(), reactions.end(),
+                              [&](const Reaction& r) { return r.emoji == emoji; });
+    if (group == reactions.end()) {
+      reactions.push_back(Reaction{.emoji = std::move(emoji), .users = {}});
+      group = std::prev(reactions.end());
+    }
+    group->users.push_back(stmt.ColumnText(2));
+  }
+  return Status::Ok();
+}
+
+}  // namespace message_store_internal
 
 namespace {
-
-constexpr int kMaxPage = 200;
-constexpr int64_t kMsPerDay = 86'400'000;
 
 // The columns ReadEntry() reads, in its order; every query names the entries table `e`.
 #define PARLEY_ENTRY_COLUMNS                                                                     \
@@ -40,73 +128,6 @@ constexpr int64_t kMsPerDay = 86'400'000;
 // The columns ReadSummaryRow() reads, in its order.
 #define PARLEY_SUMMARY_COLUMNS \
   "c.id, c.type, c.title, c.direct_key, c.created_by, c.created_ms, c.last_seq, m.read_seq"
-
-struct WriteStatements {
-  Database* db = nullptr;  // the connection they belong to
-  Statement insert_conversation;
-  Statement upsert_member;
-  Statement insert_entry;
-  Statement bump_conversation;
-  Statement index_body;
-  Statement unindex_body;
-  Statement find_message;
-  Statement update_message;
-  Statement erase_edit_bodies;
-  Statement erase_reactions;
-  Statement add_reaction;
-  Statement remove_reaction;
-  Statement remove_member;
-  Statement set_title;
-  Statement advance_member;
-  Statement add_usage;
-
-  // Bodies written in the batch being applied, (sender, day) -> (entries, bytes): one upsert
-  // of usage_daily per sender and batch.
-  std::map<std::pair<std::string, int64_t>, std::pair<int64_t, int64_t>> usage;
-  // Read and delivered positions of the batch being applied, (conv, user) -> highest of each,
-  // written as one UPDATE per member (a busy sender moves both once per batch, not twice per
-  // message). They only move forward, so they commute with appends; they are written before
-  // any other kind of change (membership) and at the end of the batch.
-  std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> member_positions;
-  // Search-index changes of the batch being applied, run after all its other statements.
-  // FTS5 writes its pending terms out as a new index segment whenever another statement
-  // opens a savepoint; interleaved, that was a segment per message (28% of a message's cost
-  // under load, docs/BENCHMARKS.md). Together at the end they make one segment per batch.
-  struct FtsChange {
-    bool add = false;  // false: remove the row's old text from the index
-    int64_t rowid = 0;
-    std::string conv_id;
-    std::string body;
-  };
-  std::vector<FtsChange> fts_changes;
-};
-
-struct ReadStatements {
-  Statement begin;
-  Statement end;
-  Statement load_conversation;
-  Statement load_members;
-  Statement find_direct;
-  Statement get_member;
-  Statement find_by_client_msg_id;
-  Statement client_msg_id_exists;
-  Statement get_entry;
-  Statement log_after;
-  Statement log_before;
-  Statement reactions;
-  Statement list_conversations;
-  Statement get_summary;
-  Statement unread;
-  Statement last_message;
-  Statement search_conversations;
-  Statement search_in_conversation;
-  Statement search_hit;
-  Statement conversation_rowids;
-  Statement usage_of_day;
-  Statement memberships;
-  Statement members_up_to;
-  Statement shares_a_conversation;
-};
 
 Status PrepareWriter(Database& db, WriteStatements& s) {
   return sqlite::PrepareAll(
@@ -248,89 +269,6 @@ Status PrepareReader(Database& db, ReadStatements& s) {
 
 #undef PARLEY_ENTRY_COLUMNS
 #undef PARLEY_SUMMARY_COLUMNS
-
-template <class T>
-struct IsOptional : std::false_type {};
-template <class T>
-struct IsOptional<std::optional<T>> : std::true_type {};
-
-// Binds `args` to parameters 1, 2, ... in order, stopping at the first failure. A bool binds
-// as 0/1, an empty optional as NULL.
-template <class... Args>
-Status BindAll(Statement& stmt, const Args&... args) {
-  int index = 0;
-  Status status;
-  auto bind_one = [&](const auto& arg) {
-    if (!status.ok()) return;
-    ++index;
-    using T = std::decay_t<decltype(arg)>;
-    if constexpr (std::is_same_v<T, bool>) {
-      status = stmt.Bind(index, int64_t{arg ? 1 : 0});
-    } else if constexpr (IsOptional<T>::value) {
-      status = arg.has_value() ? stmt.Bind(index, *arg) : stmt.Bind(index, nullptr);
-    } else {
-      status = stmt.Bind(index, arg);
-    }
-  };
-  (bind_one(args), ...);
-  return status;
-}
-
-// Runs a statement that returns no rows (or whose rows do not matter).
-Status Run(Statement& stmt) {
-  Result<bool> row = stmt.Step();
-  if (!row.ok()) return std::move(row).error();
-  return Status::Ok();
-}
-
-// Binds and runs a statement that returns no rows, resetting it afterwards.
-template <class... Args>
-Status BindAndRun(Statement& stmt, const Args&... args) {
-  ScopedReset reset(stmt);
-  Status status = BindAll(stmt, args...);
-  if (status.ok()) status = Run(stmt);
-  return status;
-}
-
-Error InContext(Error error, std::string_view what) {
-  error.message = std::string(what) + ": " + error.message;
-  return error;
-}
-
-std::optional<EntryKind> ParseEntryKind(std::string_view name) {
-  for (EntryKind kind : {EntryKind::kMessage, EntryKind::kEdit, EntryKind::kDelete,
-                         EntryKind::kReaction, EntryKind::kMember, EntryKind::kRename}) {
-    if (EntryKindName(kind) == name) return kind;
-  }
-  return std::nullopt;
-}
-
-// Reads a row that starts with PARLEY_ENTRY_COLUMNS; the rowid (column 0) is the caller's.
-Result<LogEntry> ReadEntry(const Statement& stmt) {
-  LogEntry entry;
-  entry.conv_id = stmt.ColumnText(1);
-  entry.seq = stmt.ColumnInt64(2);
-  entry.id = stmt.ColumnText(3);
-  entry.sender = stmt.ColumnText(4);
-  const std::string kind = stmt.ColumnText(5);
-  std::optional<EntryKind> parsed = ParseEntryKind(kind);
-  if (!parsed) return Error::Internal("sqlite: unknown entry kind \"" + kind + "\" in the log");
-  entry.kind = *parsed;
-  entry.ts = stmt.ColumnInt64(6);
-  entry.client_msg_id = stmt.ColumnText(7);
-  if (!stmt.ColumnIsNull(8)) entry.body = stmt.ColumnText(8);
-  entry.reply_to = stmt.ColumnInt64(9);
-  entry.edited_ts = stmt.ColumnInt64(10);
-  entry.deleted = stmt.ColumnInt64(11) != 0;
-  entry.target_seq = stmt.ColumnInt64(12);
-  entry.emoji = stmt.ColumnText(13);
-  entry.reaction_added = stmt.ColumnInt64(14) != 0;
-  entry.member_user = stmt.ColumnText(15);
-  entry.member_action = stmt.ColumnText(16);
-  entry.member_role = stmt.ColumnText(17);
-  entry.title = stmt.ColumnText(18);
-  return entry;
-}
 
 // Reads a row of PARLEY_SUMMARY_COLUMNS; members, unread and last_message are filled later.
 ConversationSummary ReadSummaryRow(const Statement& stmt) {
@@ -521,116 +459,7 @@ bool CommutesWithPositions(const Mutation& m) {
 
 // ---------------------------------------------------------------------------- connections
 
-struct SqliteMessageStore::WriteConnection {
-  std::unique_ptr<Database> db;
-  WriteStatements statements;                          // destroyed before db
-  std::unique_ptr<sqlite::SearchTokenizer> tokenizer;  // destroyed before db
-};
-
-struct SqliteMessageStore::ReadConnection {
-  std::unique_ptr<Database> db;
-  ReadStatements statements;                           // destroyed before db
-  std::unique_ptr<sqlite::SearchTokenizer> tokenizer;  // destroyed before db
-  // The deadline of the search running on this connection, read by its progress handler.
-  std::chrono::steady_clock::time_point deadline;
-  bool interrupted = false;  // the handler stopped a statement
-};
-
-/// Exclusive use of one read connection until destruction.
-class SqliteMessageStore::ReadLease {
- public:
-  ReadLease(SqliteMessageStore* store, ReadConnection* connection)
-      : store_(store), connection_(connection) {}
-  ~ReadLease() {
-    {
-      std::lock_guard lock(store_->read_mu_);
-      store_->free_readers_.push_back(connection_);
-    }
-    store_->reader_freed_.notify_one();
-  }
-  ReadLease(const ReadLease&) = delete;
-  ReadLease& operator=(const ReadLease&) = delete;
-
-  Database& db() { return *connection_->db; }
-  ReadStatements& statements() { return connection_->statements; }
-  ReadConnection& connection() { return *connection_; }
-
- private:
-  SqliteMessageStore* store_;
-  ReadConnection* connection_;
-};
-
 namespace {
-
-// A read transaction: every query inside it sees the same snapshot of the database.
-class Snapshot {
- public:
-  [[nodiscard]] static Result<Snapshot> Begin(Database& db, ReadStatements& s) {
-    ScopedReset reset(s.begin);
-    if (Status st = Run(s.begin); !st.ok()) return st.error();
-    return Snapshot(&db, &s);
-  }
-  ~Snapshot() {
-    if (db_ == nullptr) return;
-    {
-      ScopedReset reset(s_->end);
-      (void)Run(s_->end);
-    }
-    // COMMIT of a read transaction fails only while a statement is still running; the next
-    // Begin on this connection must not find the transaction open.
-    if (!db_->InAutocommit()) (void)db_->Exec("ROLLBACK");
-  }
-  Snapshot(Snapshot&& other) noexcept
-      : db_(std::exchange(other.db_, nullptr)), s_(std::exchange(other.s_, nullptr)) {}
-  Snapshot& operator=(Snapshot&&) = delete;
-  Snapshot(const Snapshot&) = delete;
-  Snapshot& operator=(const Snapshot&) = delete;
-
- private:
-  Snapshot(Database* db, ReadStatements* s) : db_(db), s_(s) {}
-
-  Database* db_;
-  ReadStatements* s_;
-};
-
-// Fills the reactions of the kMessage entries among `entries`, which all belong to `conv_id`,
-// with one query over their seq range.
-Status AttachReactions(ReadStatements& s, std::string_view conv_id,
-                       const std::vector<LogEntry*>& entries) {
-  std::vector<std::pair<int64_t, LogEntry*>> messages;
-  for (LogEntry* entry : entries) {
-    if (entry->kind == EntryKind::kMessage) messages.emplace_back(entry->seq, entry);
-  }
-  if (messages.empty()) return Status::Ok();
-  std::sort(messages.begin(), messages.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-
-  Statement& stmt = s.reactions;
-  ScopedReset reset(stmt);
-  if (Status st = BindAll(stmt, conv_id, messages.front().first, messages.back().first); !st.ok()) {
-    return st;
-  }
-  while (true) {
-    Result<bool> row = stmt.Step();
-    if (!row.ok()) return std::move(row).error();
-    if (!*row) break;
-    const int64_t seq = stmt.ColumnInt64(0);
-    auto it = std::lower_bound(messages.begin(), messages.end(), seq,
-                               [](const auto& m, int64_t value) { return m.first < value; });
-    // A reaction to an entry in the range that is not on this page (or not a message).
-    if (it == messages.end() || it->first != seq) continue;
-    std::vector<Reaction>& reactions = it->second->reactions;
-    std::string emoji = stmt.ColumnText(1);
-    auto group = std::find_if(reactions.begin(), reactions.end(),
-                              [&](const Reaction& r) { return r.emoji == emoji; });
-    if (group == reactions.end()) {
-      reactions.push_back(Reaction{.emoji = std::move(emoji), .users = {}});
-      group = std::prev(reactions.end());
-    }
-    group->users.push_back(stmt.ColumnText(2));
-  }
-  return Status::Ok();
-}
 
 // Runs a query of entries (bound by the caller) and collects its rows.
 Result<std::vector<LogEntry>> CollectEntries(Statement& stmt) {
@@ -720,40 +549,6 @@ Status FillSummary(ReadStatements& s, std::string_view user_id, ConversationSumm
     summary.last_message = std::move(*last);
   }
   return Status::Ok();
-}
-
-// Indexes the messages that migration 5 left to index (search_backfill), in one transaction,
-// then forgets the task. A no-op once done. The cost is one pass over the message rows, once.
-Status BackfillSearchIndex(Database& db, const sqlite::SearchTokenizer& tokenizer) {
-  Result<Transaction> txn = Transaction::Begin(db);
-  if (!txn.ok()) return std::move(txn).error();
-  int64_t up_to = 0;
-  {
-    Result<Statement> pending = db.Prepare("SELECT up_to FROM search_backfill");
-    if (!pending.ok()) return std::move(pending).error();
-    Result<bool> row = pending->Step();
-    if (!row.ok()) return std::move(row).error();
-    if (!*row) return Status::Ok();
-    up_to = pending->ColumnInt64(0);
-  }
-  Result<Statement> rows = db.Prepare(
-      "SELECT rowid, conv_id, body FROM entries WHERE rowid <= ?1 AND kind = 'message' "
-      "AND deleted = 0 AND body IS NOT NULL");
-  if (!rows.ok()) return std::move(rows).error();
-  Result<Statement> index = db.Prepare("INSERT INTO search_index (rowid, terms) VALUES (?1, ?2)");
-  if (!index.ok()) return std::move(index).error();
-  if (Status st = rows->Bind(1, up_to); !st.ok()) return st;
-  while (true) {
-    Result<bool> row = rows->Step();
-    if (!row.ok()) return std::move(row).error();
-    if (!*row) break;
-    Result<std::string> terms = sqlite::IndexedText(
-        tokenizer, sqlite::ConversationTag(rows->ColumnText(1)), rows->ColumnText(2));
-    if (!terms.ok()) return std::move(terms).error();
-    if (Status st = BindAndRun(*index, rows->ColumnInt64(0), *terms); !st.ok()) return st;
-  }
-  if (Status st = db.Exec("DELETE FROM search_backfill"); !st.ok()) return st;
-  return txn->Commit();
 }
 
 }  // namespace
@@ -887,34 +682,6 @@ Status SqliteMessageStore::Apply(const std::vector<Mutation>& batch) {
   if (removed_text > 0) text_removed_since_purge_.fetch_add(removed_text);
   if (on_applied_) on_applied_(batch);
   return Status::Ok();
-}
-
-Result<uint64_t> SqliteMessageStore::PurgeDeletedText() {
-  std::lock_guard lock(write_mu_);
-  Database& db = *writer_->db;
-  // Taken before the work: removals that commit while it runs are counted for the next purge.
-  const uint64_t pending = text_removed_since_purge_.exchange(0);
-  auto restore = [&] { text_removed_since_purge_.fetch_add(pending); };
-  if (Status s = db.Exec("INSERT INTO search_index (search_index) VALUES ('optimize')"); !s.ok()) {
-    restore();
-    return InContext(s.error(), "optimizing the search index");
-  }
-  Result<Statement> checkpoint = db.Prepare("PRAGMA wal_checkpoint(TRUNCATE)");
-  if (!checkpoint.ok()) {
-    restore();
-    return std::move(checkpoint).error();
-  }
-  Result<bool> row = checkpoint->Step();
-  if (!row.ok()) {
-    restore();
-    return std::move(row).error();
-  }
-  // The row is (busy, wal frames, frames checkpointed); busy means a reader was in the way.
-  if (*row && checkpoint->ColumnInt64(0) != 0) {
-    restore();
-    return Error::Unavailable("the WAL could not be truncated: a reader is using it");
-  }
-  return pending;
 }
 
 Result<std::optional<ConversationRecord>> SqliteMessageStore::LoadConversation(
@@ -1092,179 +859,6 @@ Result<std::optional<ConversationSummary>> SqliteMessageStore::GetSummary(
   }
   if (Status st = FillSummary(s, user_id, summary); !st.ok()) return st.error();
   return std::optional<ConversationSummary>(std::move(summary));
-}
-
-Result<SearchPage> SqliteMessageStore::Search(std::string_view user_id, std::string_view query,
-                                              int limit, int64_t before,
-                                              const SearchBounds& bounds) {
-  limit = std::clamp(limit, 1, kMaxPage);
-  if (before <= 0) before = std::numeric_limits<int64_t>::max();
-
-  ReadLease lease = Borrow();
-  ReadConnection& connection = lease.connection();
-  Result<sqlite::SearchQuery> parsed = sqlite::ParseSearchQuery(*connection.tokenizer, query);
-  if (!parsed.ok()) return std::move(parsed).error();
-  ReadStatements& s = lease.statements();
-  Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
-  if (!snapshot.ok()) return std::move(snapshot).error();
-
-  SearchPage page;
-  std::vector<std::string> conversations;
-  {
-    Statement& stmt = s.search_conversations;
-    ScopedReset reset(stmt);
-    const int64_t most = static_cast<int64_t>(std::min<size_t>(bounds.max_conversations, 1 << 30));
-    if (Status st = BindAll(stmt, user_id, most + 1); !st.ok()) return st.error();
-    while (true) {
-      Result<bool> row = stmt.Step();
-      if (!row.ok()) return std::move(row).error();
-      if (!*row) break;
-      conversations.push_back(stmt.ColumnText(0));
-    }
-    if (conversations.size() > bounds.max_conversations) {
-      conversations.resize(bounds.max_conversations);
-      page.truncated = true;
-    }
-  }
-  if (parsed->phrases.empty()) return page;
-
-  // The deadline: SQLite calls the handler every kProgressSteps virtual machine instructions
-  // (tens of microseconds), and a non-zero answer interrupts the running statement.
-  constexpr int kProgressSteps = 1000;
-  connection.deadline = bounds.deadline;
-  connection.interrupted = false;
-  sqlite3* handle = lease.db().native_handle();
-  sqlite3_progress_handler(
-      handle, kProgressSteps,
-      [](void* context) -> int {
-        auto* c = static_cast<ReadConnection*>(context);
-        if (std::chrono::steady_clock::now() < c->deadline) return 0;
-        c->interrupted = true;
-        return 1;
-      },
-      &connection);
-  struct ClearHandler {
-    sqlite3* handle;
-    ~ClearHandler() { sqlite3_progress_handler(handle, 0, nullptr, nullptr); }
-  } clear_handler{handle};
-
-  // Each conversation's newest `limit` matches; once `limit` are held, a conversation need only
-  // look above the oldest of them, so later queries stop sooner.
-  //
-  // Why windows: FTS5 evaluates a MATCH inside the virtual table, where neither the progress
-  // handler nor sqlite3_interrupt() reaches, so one statement over a big conversation cannot be
-  // stopped (an AND of two frequent words that never meet walks both doclists to the end). So
-  // each conversation is read in rowid windows, newest first, the deadline checked between
-  // them; a window grows 4x while windows stay quick (a sparse conversation needs few), and
-  // shrinks when one is slow, so one window costs a few milliseconds at most.
-  constexpr auto kQuickWindow = std::chrono::milliseconds(2);
-  constexpr auto kSlowWindow = std::chrono::milliseconds(8);
-  std::vector<SearchHit> hits;
-  int64_t floor = 0;
-  int64_t window = 2048;
-  bool stop = false;
-  for (const std::string& conv_id : conversations) {
-    if (stop) break;
-    int64_t first = 0;
-    int64_t last = 0;
-    {
-      Statement& stmt = s.conversation_rowids;
-      ScopedReset reset(stmt);
-      if (Status st = stmt.Bind(1, conv_id); !st.ok()) return st.error();
-      Result<bool> row = stmt.Step();
-      if (!row.ok()) return std::move(row).error();
-      if (!*row || stmt.ColumnIsNull(0)) continue;  // an empty log
-      first = stmt.ColumnInt64(0);
-      last = stmt.ColumnInt64(1);
-    }
-    const std::string match = sqlite::MatchExpression(*parsed, sqlite::ConversationTag(conv_id));
-    // Rows in (low, high) are searched next; `high` moves down window by window.
-    int64_t high = std::min(before, last + 1);
-    size_t found_here = 0;
-    while (high > first && high - 1 > floor && found_here < static_cast<size_t>(limit)) {
-      if (std::chrono::steady_clock::now() >= bounds.deadline) {
-        page.truncated = true;
-        stop = true;
-        break;
-      }
-      const int64_t low = std::max({floor, first - 1, high - 1 - window});
-      const auto started = std::chrono::steady_clock::now();
-      // The newest `need` matches of the window.
-      const size_t need = static_cast<size_t>(limit) - found_here;
-      std::deque<int64_t> rowids;
-      {
-        Statement& stmt = s.search_in_conversation;
-        ScopedReset reset(stmt);
-        if (Status st = BindAll(stmt, match, low, high); !st.ok()) return st.error();
-        while (true) {
-          Result<bool> row = stmt.Step();
-          if (!row.ok()) {
-            if (!connection.interrupted) return std::move(row).error();
-            page.truncated = true;
-            stop = true;
-            break;
-          }
-          if (!*row) break;
-          rowids.push_back(stmt.ColumnInt64(0));
-          if (rowids.size() > need) rowids.pop_front();
-        }
-      }
-      for (auto it = rowids.rbegin(); it != rowids.rend(); ++it) {
-        Statement& stmt = s.search_hit;
-        ScopedReset reset(stmt);
-        if (Status st = BindAll(stmt, *it, conv_id); !st.ok()) return st.error();
-        Result<bool> row = stmt.Step();
-        if (!row.ok()) return std::move(row).error();
-        if (!*row) continue;
-        Result<LogEntry> entry = ReadEntry(stmt);
-        if (!entry.ok()) return std::move(entry).error();
-        hits.push_back(SearchHit{.message = std::move(*entry), .cursor = *it});
-        ++found_here;
-      }
-      if (stop) break;
-      high = low + 1;
-      const auto took = std::chrono::steady_clock::now() - started;
-      if (took < kQuickWindow && window < (int64_t{1} << 40)) window *= 4;
-      if (took > kSlowWindow && window > 256) window /= 4;
-    }
-    if (hits.size() >= static_cast<size_t>(limit)) {
-      std::sort(hits.begin(), hits.end(),
-                [](const SearchHit& a, const SearchHit& b) { return a.cursor > b.cursor; });
-      hits.resize(static_cast<size_t>(limit));
-      floor = hits.back().cursor;
-    }
-  }
-  std::sort(hits.begin(), hits.end(),
-            [](const SearchHit& a, const SearchHit& b) { return a.cursor > b.cursor; });
-  if (hits.size() > static_cast<size_t>(limit)) hits.resize(static_cast<size_t>(limit));
-  // At most `limit` small queries: not worth a deadline, and a page without its reactions
-  // would show a wrong state.
-  sqlite3_progress_handler(handle, 0, nullptr, nullptr);
-  for (SearchHit& hit : hits) {
-    if (Status st = AttachReactions(s, hit.message.conv_id, {&hit.message}); !st.ok()) {
-      return st.error();
-    }
-  }
-  page.hits = std::move(hits);
-  return page;
-}
-
-Result<std::vector<DailyUsage>> SqliteMessageStore::UsageOfDay(int64_t day) {
-  ReadLease lease = Borrow();
-  Statement& stmt = lease.statements().usage_of_day;
-  ScopedReset reset(stmt);
-  if (Status st = stmt.Bind(1, day); !st.ok()) return st.error();
-  std::vector<DailyUsage> usage;
-  while (true) {
-    Result<bool> row = stmt.Step();
-    if (!row.ok()) return std::move(row).error();
-    if (!*row) break;
-    usage.push_back(DailyUsage{.user_id = stmt.ColumnText(0),
-                               .day = day,
-                               .entries = stmt.ColumnInt64(1),
-                               .bytes = stmt.ColumnInt64(2)});
-  }
-  return usage;
 }
 
 Result<ContactList> SqliteMessageStore::ListContacts(std::string_view user_id, int max_group_size,

@@ -17,7 +17,8 @@
 
 namespace parley {
 
-/// MessageStore on the embedded SQLite database (schema: migration 2 in migrations.cpp).
+/// MessageStore on the embedded SQLite database (schema: migrations 2 and 5 in migrations.cpp;
+/// search in sqlite_message_store_search.cpp, its text rules in sqlite_search.h).
 ///
 /// Connections: one write connection, used only by Apply(), and a pool of read connections
 /// that the read methods borrow one at a time. In WAL mode readers never wait for the writer,
