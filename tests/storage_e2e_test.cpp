@@ -115,7 +115,7 @@ TEST(StorageE2eTest, AUserPastTheDailyQuotaIsRefusedWhileOthersStillSend) {
   TempDir data;
   ParleydOptions options;
   options.data_dir = data.path();
-  options.args = UnlimitedChatArgs({"--quota-messages-per-day", "5"});
+  options.args = UnlimitedChatArgs({"--quota-entries-per-day", "5"});
   std::string conv;
   {
     ParleydProcess server(options);
@@ -136,12 +136,16 @@ TEST(StorageE2eTest, AUserPastTheDailyQuotaIsRefusedWhileOthersStillSend) {
     EXPECT_THAT(StringField(error, "message"), HasSubstr("daily quota"));
     EXPECT_GT(error.at("retry_after_ms").as_int64(), 0);
     EXPECT_LE(error.at("retry_after_ms").as_int64(), 86'400'000);
-    // Over HTTP too, and an edit is a write that counts.
+    // Over HTTP too.
     EXPECT_THAT(alice.Post("/v1/conversations/" + conv + "/messages",
                            json::object{{"client_msg_id", "h1"}, {"body", "again"}}),
                 IsHttpError(429, "rate_limited"));
+    // A reaction is a log entry too.
+    WsFrame reaction = alice.React(conv, 2, "+1");
+    ASSERT_EQ(StringField(reaction.json, "type"), "error") << json::serialize(reaction.json);
+    EXPECT_EQ(StringField(reaction.json.at("error"), "code"), "rate_limited");
     EXPECT_THAT(bob.SendMessage(conv, "b1", "I can still talk"), IsAck());
-    EXPECT_EQ(MetricValue(server.Port(), "parley_quota_refused_total"), 2.0);
+    EXPECT_EQ(MetricValue(server.Port(), "parley_quota_refused_total"), 3.0);
   }
   // The count is stored: a restart does not hand out a fresh quota.
   ParleydProcess restarted(options);

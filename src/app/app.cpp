@@ -234,7 +234,7 @@ template <class Parts>
 void ConfigureStorageLimits(Parts& p, ChatOptions& options, size_t blocking_threads) {
   const Config& config = p.config;
   MetricsRegistry& m = p.metrics;
-  options.quota.max_entries_per_day = config.quota_messages_per_day;
+  options.quota.max_entries_per_day = config.quota_entries_per_day;
   options.quota.max_bytes_per_day = static_cast<int64_t>(config.quota_bytes_per_day);
   StoreMaintenance* maintenance = p.maintenance.get();
   options.disk_low = [maintenance] { return maintenance->disk_low(); };
@@ -244,8 +244,9 @@ void ConfigureStorageLimits(Parts& p, ChatOptions& options, size_t blocking_thre
                                       : std::max<size_t>(1, blocking_threads / 2);
   options.search_deadline_ms = config.search_deadline_ms;
   options.search_max_conversations = static_cast<size_t>(config.search_max_conversations);
-  options.counters.quota_refused = &m.AddCounter(
-      "parley_quota_refused_total", "Messages and edits refused by the per-user daily quota");
+  options.counters.quota_refused =
+      &m.AddCounter("parley_quota_refused_total",
+                    "Messages, edits and reactions refused by the per-user daily quota");
   options.counters.disk_refused = &m.AddCounter("parley_disk_write_refused_total",
                                                 "Writes refused because free disk space is low");
   options.counters.search_busy =

@@ -32,7 +32,7 @@ Status SendQuota::Take(const std::string& user_id, size_t bytes, int64_t now_ms)
   if (params_.max_entries_per_day > 0 && used.entries + 1 > params_.max_entries_per_day) {
     return Error{ErrorCode::kRateLimited,
                  "daily quota reached: at most " + std::to_string(params_.max_entries_per_day) +
-                     " messages and edits per user per day (UTC)",
+                     " messages, edits and reactions per user per day (UTC)",
                  retry_after};
   }
   if (params_.max_bytes_per_day > 0 && used.bytes + size > params_.max_bytes_per_day) {

@@ -15,8 +15,8 @@
 
 namespace parley {
 
-/// How much one user may store per UTC day: entries with a body (messages and edits) and the
-/// bytes of those bodies. 0 means no limit.
+/// How much one user may store per UTC day: log entries (messages, edits, reactions) and the
+/// bytes of their text. 0 means no limit.
 struct QuotaParams {
   int64_t max_entries_per_day = 0;
   int64_t max_bytes_per_day = 0;

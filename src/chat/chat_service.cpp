@@ -529,6 +529,10 @@ void ChatService::React(std::string user_id, std::string conv_id, int64_t seq, s
         auto target = TargetMessage(batch, **state, seq);
         if (!target.ok()) return done(std::move(target).error());
         if (target->deleted) return done(Error::Conflict("the message was deleted"));
+        if (Status q = quota_.Take(user_id, emoji.size(), clock_.NowMs()); !q.ok()) {
+          if (options_.counters.quota_refused != nullptr) options_.counters.quota_refused->Inc();
+          return done(q.error());
+        }
 
         // Toggle: reacting again with the same emoji takes the reaction back.
         auto group = std::find_if(target->reactions.begin(), target->reactions.end(),

@@ -35,7 +35,7 @@ struct ChatOptions {
   size_t recent_entries_per_conversation = 64;  // served from memory to history reads
   size_t recent_conversations = 10'000;
 
-  // Storage bounds (docs/PROTOCOL.md, "Limits"). The quota counts messages and edits.
+  // Storage bounds (docs/PROTOCOL.md, "Limits"). The quota counts messages, edits, reactions.
   QuotaParams quota;
   /// The disk guard: while it answers true, every write command is refused `unavailable`
   /// before it reaches SQLite. Empty: never. Called on the caller's thread; must be cheap.

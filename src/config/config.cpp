@@ -154,13 +154,14 @@ const std::array kFields = {
                 "VAPID contact (mailto: or https: URL) sent to push services",
                 &Config::notify_vapid_subject},
     // [chat] storage bounds
-    ConfigField{"quota_messages_per_day", "chat",
-                "Messages plus edits one user may store per UTC day; 0 means no limit",
-                &Config::quota_messages_per_day},
-    ConfigField{"quota_bytes_per_day", "chat",
-                "Bytes of message text (messages plus edits) one user may store per UTC day; 0 "
-                "means no limit",
-                &Config::quota_bytes_per_day},
+    ConfigField{"quota_entries_per_day", "chat",
+                "Messages, edits and reactions one user may store per UTC day; 0 means no limit",
+                &Config::quota_entries_per_day},
+    ConfigField{
+        "quota_bytes_per_day", "chat",
+        "Bytes of message text (messages, edits, reactions) one user may store per UTC day; "
+        "0 means no limit",
+        &Config::quota_bytes_per_day},
     ConfigField{"min_free_disk_bytes", "chat",
                 "When the data dir's file system has less free space, writes are refused (503)",
                 &Config::min_free_disk_bytes},
@@ -660,7 +661,7 @@ Status ValidateConfig(const Config& config) {
   require(config.notify_vapid_subject.starts_with("mailto:") ||
               config.notify_vapid_subject.starts_with("https:"),
           "notify_vapid_subject: must be a mailto: or https: URL (RFC 8292)");
-  require(config.quota_messages_per_day >= 0, "quota_messages_per_day: must be >= 0");
+  require(config.quota_entries_per_day >= 0, "quota_entries_per_day: must be >= 0");
   require(config.disk_check_interval_ms > 0, "disk_check_interval_ms: must be greater than 0");
   require(config.purge_interval_ms > 0, "purge_interval_ms: must be greater than 0");
   require(config.search_deadline_ms > 0, "search_deadline_ms: must be greater than 0");

@@ -80,8 +80,8 @@ struct Config {
   std::string notify_vapid_subject = "mailto:admin@localhost";  // VAPID `sub`: how to reach you
 
   // [chat] what one user may store, and the disk (docs/PROTOCOL.md, "Limits")
-  int quota_messages_per_day = 10'000;          // messages + edits per user per UTC day; 0 = none
-  uint64_t quota_bytes_per_day = 20ull << 20;   // bytes of message text per user per day; 0 = none
+  int quota_entries_per_day = 10'000;           // messages + edits + reactions per user per day
+  uint64_t quota_bytes_per_day = 10ull << 20;   // bytes of message text per user per day; 0 = none
   uint64_t min_free_disk_bytes = 256ull << 20;  // below this free space, writes are refused
   int disk_check_interval_ms = 1'000;           // how often free space and file sizes are read
   int purge_interval_ms = 60'000;               // erased text leaves the files within this

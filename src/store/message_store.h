@@ -112,8 +112,8 @@ struct SearchPage {
   bool truncated = false;
 };
 
-/// What one user wrote on one UTC day (day = ts / 86'400'000): entries that carry a body
-/// (messages and edits) and the bytes of those bodies. For storage quotas.
+/// What one user wrote on one UTC day (day = ts / 86'400'000): message, edit and reaction
+/// entries, and the bytes of their bodies (of the emoji, for a reaction). For storage quotas.
 struct DailyUsage {
   std::string user_id;
   int64_t day = 0;

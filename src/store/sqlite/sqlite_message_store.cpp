@@ -348,10 +348,11 @@ Status ApplyOne(WriteStatements& s, const mutation::AppendEntry& op) {
   }
   const int64_t rowid = s.db->LastInsertRowid();
   if (is_message && body) s.fts_changes.push_back({true, rowid, e.conv_id, std::string(*body)});
-  if (body && (is_message || e.kind == EntryKind::kEdit)) {
+  // What the chat service's daily quota counts: messages, edits and reactions.
+  if (is_message || e.kind == EntryKind::kEdit || e.kind == EntryKind::kReaction) {
     auto& [entries, bytes] = s.usage[{e.sender, e.ts / kMsPerDay}];
     ++entries;
-    bytes += static_cast<int64_t>(body->size());
+    bytes += static_cast<int64_t>(body ? body->size() : e.emoji.size());
   }
   return Status::Ok();
 }

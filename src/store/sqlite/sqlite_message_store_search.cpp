@@ -73,9 +73,14 @@ Result<uint64_t> SqliteMessageStore::PurgeDeletedText() {
   // Taken before the work: removals that commit while it runs are counted for the next purge.
   const uint64_t pending = text_removed_since_purge_.exchange(0);
   auto restore = [&] { text_removed_since_purge_.fetch_add(pending); };
-  if (Status s = db.Exec("INSERT INTO search_index (search_index) VALUES ('optimize')"); !s.ok()) {
-    restore();
-    return InContext(s.error(), "optimizing the search index");
+  // With FTS5 secure-delete (SQLite 3.44+) removed terms are already gone from the index, and
+  // only the WAL is left to clear; before it, only a full rewrite drops them.
+  if (!fts_secure_delete_) {
+    if (Status s = db.Exec("INSERT INTO search_index (search_index) VALUES ('optimize')");
+        !s.ok()) {
+      restore();
+      return InContext(s.error(), "optimizing the search index");
+    }
   }
   Result<Statement> checkpoint = db.Prepare("PRAGMA wal_checkpoint(TRUNCATE)");
   if (!checkpoint.ok()) {

@@ -271,6 +271,50 @@ TEST_F(SearchStoreTest, ResultsMergeAcrossConversationsNewestFirstAndPage) {
   EXPECT_THAT(bodies, ElementsAre("note 1", "note 0"));
 }
 
+// What a day's quota can cost on disk, and what a purge costs: the figures behind the
+// defaults in docs/PROTOCOL.md (quota_bytes_per_day, purge_interval_ms).
+TEST_F(SearchStoreTest, DiskPerTextByteAndPurgeCostAreBounded) {
+  CreateGroup("c_big", {"u_a"});
+  // 300 messages of the largest size, random words: the worst text for the index.
+  std::string big;
+  Fill("c_big", "u_a", 300, [&big](int i) {
+    big.clear();
+    for (int k = 0; big.size() < 16 * 1024 - 64; ++k) big += Words(i * 1000 + k) + ' ';
+    return big;
+  });
+  const int64_t text = 300 * static_cast<int64_t>(big.size());
+  ASSERT_TRUE(store_->PurgeDeletedText().ok());  // checkpointed: the main file holds it all
+  const auto bytes = static_cast<int64_t>(std::filesystem::file_size(db_.Path()));
+  std::cout << "300 messages of " << big.size() << " bytes: " << bytes << " bytes on disk, "
+            << static_cast<double>(bytes) / static_cast<double>(text) << " per byte of text\n";
+  EXPECT_LT(bytes, text * 4);
+
+  // A purge after one delete rewrites the whole index: its cost grows with the index.
+  Fill("c_big", "u_a", 2'000, [](int i) { return Words(i); });
+  LogEntry del;
+  del.conv_id = "c_big";
+  del.seq = ++last_seq_["c_big"];
+  del.id = "m_del";
+  del.sender = "u_a";
+  del.kind = EntryKind::kDelete;
+  del.ts = 1'700'000'000'000 + del.seq;
+  del.target_seq = 5;
+  ASSERT_TRUE(store_
+                  ->Apply({mutation::AppendEntry{del},
+                           mutation::UpdateMessage{"c_big", 5, std::nullopt, 0, true}})
+                  .ok());
+  EXPECT_EQ(store_->TextRemovedSincePurge(), 1u);
+  const auto start = steady_clock::now();
+  auto purged = store_->PurgeDeletedText();
+  const double ms = std::chrono::duration<double, std::milli>(steady_clock::now() - start).count();
+  ASSERT_TRUE(purged.ok()) << purged.error().message;
+  EXPECT_EQ(*purged, 1u);
+  EXPECT_EQ(store_->TextRemovedSincePurge(), 0u);
+  std::cout << "purge of an index of 2,300 messages (" << bytes / 1024
+            << " KiB of text index): " << ms << " ms\n";
+  EXPECT_LT(ms, 5'000);
+}
+
 TEST(SearchMigration, ADatabaseWithTheOldGlobalIndexKeepsWorking) {
   TempDb db;
   {

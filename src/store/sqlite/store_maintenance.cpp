@@ -11,6 +11,8 @@ namespace parley {
 
 namespace {
 
+constexpr int kPurgeSpacing = 10;
+
 uint64_t FileSize(const std::string& path) {
   std::error_code error;
   const uintmax_t size = std::filesystem::file_size(path, error);
@@ -77,15 +79,20 @@ void StoreMaintenance::Loop() {
       next_disk = now + options_.disk_interval;
     }
     if (now >= next_purge) {
+      Clock::duration took{};
       if (store_.TextRemovedSincePurge() > 0) {
         const Clock::time_point start = Clock::now();
         Result<uint64_t> status = store_.PurgeDeletedText();
+        took = Clock::now() - start;
         if (on_purge_) {
-          on_purge_(status,
-                    std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start));
+          on_purge_(status, std::chrono::duration_cast<std::chrono::microseconds>(took));
         }
       }
-      next_purge = Clock::now() + options_.purge_interval;
+      // A purge holds the write lock for a time that grows with the index; spacing purges by
+      // at least kPurgeSpacing times their cost keeps them under 1/kPurgeSpacing of the
+      // writer's time, however often someone deletes.
+      next_purge =
+          Clock::now() + std::max<Clock::duration>(options_.purge_interval, took * kPurgeSpacing);
     }
     lock.lock();
   }

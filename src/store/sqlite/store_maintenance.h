@@ -28,7 +28,9 @@ Result<DiskUsage> MeasureDisk(const std::string& db_path);
 struct MaintenanceOptions {
   std::string db_path;
   /// How often to look for erased text to purge (SqliteMessageStore::PurgeDeletedText); a
-  /// purge runs only when an edit or delete happened since the last one.
+  /// purge runs only when an edit or delete happened since the last one, and the next one
+  /// waits at least ten times as long as the last one took (so purges take at most a tenth
+  /// of the writer's time, whatever the index size).
   std::chrono::milliseconds purge_interval{60'000};
   /// How often to measure the disk.
   std::chrono::milliseconds disk_interval{1'000};
