@@ -325,14 +325,20 @@ class HttpHandlers {
     PARLEY_TRY(limit, QueryInt(r, "limit"));
     PARLEY_TRY(before, QueryInt(r, "before"));
     auto q = r.query.find("q");
-    PARLEY_TRY(hits, d_.chat.Search(claims->user_id, q == r.query.end() ? "" : q->second,
+    if (d_.search_limiter != nullptr) {
+      if (Status s = RateLimit(*d_.search_limiter, claims->user_id); !s.ok()) {
+        if (d_.search_rate_refused != nullptr) d_.search_rate_refused->Inc();
+        return Fail(s.error());
+      }
+    }
+    PARLEY_TRY(page, d_.chat.Search(claims->user_id, q == r.query.end() ? "" : q->second,
                                     AsLimit(*limit, kDefaultSearchLimit), before->value_or(0)));
     json::array results;
-    for (const SearchHit& hit : *hits) {
+    for (const SearchHit& hit : page->hits) {
       results.push_back(json::object{{"message", EntryJson(hit.message)}, {"cursor", hit.cursor}});
     }
-    json::object out{{"results", std::move(results)}};
-    if (!hits->empty()) out["next_before"] = hits->back().cursor;
+    json::object out{{"results", std::move(results)}, {"truncated", page->truncated}};
+    if (!page->hits.empty()) out["next_before"] = page->hits.back().cursor;
     return Ok(200, std::move(out));
   }
 

@@ -8,6 +8,7 @@
 #include "auth/auth_service.h"
 #include "auth/rate_limiter.h"
 #include "chat/chat_service.h"
+#include "metrics/metrics.h"
 
 namespace parley {
 
@@ -25,6 +26,8 @@ struct ChatApiDeps {
   RateLimiter* member_limiter = nullptr;  // POST /v1/conversations/{id}/members
   /// Told the name of a limit each time it refuses a request (for /metrics); may be empty.
   std::function<void(std::string_view limit)> on_refused;
+  RateLimiter* search_limiter = nullptr;   // per user; null: searches are not rate-limited
+  Counter* search_rate_refused = nullptr;  // searches refused by search_limiter
 };
 
 /// The conversation routes: create/list/get/rename conversations, members, messages (send,

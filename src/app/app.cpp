@@ -5,6 +5,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <thread>
@@ -37,6 +38,7 @@
 #include "store/sqlite/sqlite_last_seen_store.h"
 #include "store/sqlite/sqlite_message_store.h"
 #include "store/sqlite/sqlite_privacy_store.h"
+#include "store/sqlite/store_maintenance.h"
 #include "web/static_files.h"
 
 namespace parley {
@@ -50,6 +52,8 @@ struct App::Parts {
   std::unique_ptr<SqliteAccountStore> accounts;
   std::unique_ptr<SqliteMessageStore> messages;
   std::unique_ptr<SqlitePrivacyStore> privacy;
+  // Purges erased text on a schedule and watches the disk; uses `messages` and `metrics`.
+  std::unique_ptr<StoreMaintenance> maintenance;
   std::unique_ptr<PasswordHasher> hasher;
   std::unique_ptr<JwtSigner> signer;
   std::unique_ptr<RateLimiter> ip_limiter;
@@ -58,6 +62,7 @@ struct App::Parts {
   std::unique_ptr<RateLimiter> typing_limiter;
   std::unique_ptr<RateLimiter> create_limiter;  // conversations created, per user
   std::unique_ptr<RateLimiter> member_limiter;  // members added, per user
+  std::unique_ptr<RateLimiter> search_limiter;
   std::unique_ptr<AuthService> auth;
   ConnectionHub hub;
   // Presence. After the hub it observes, before `chat`: it hears the sequencer's commits
@@ -187,6 +192,80 @@ Status StartPresence(Parts& p) {
   return Status::Ok();
 }
 
+// The scheduled purge of erased text and the disk watch, with their metrics.
+template <class Parts>
+void StartMaintenance(Parts& p) {
+  const Config& config = p.config;
+  MetricsRegistry& m = p.metrics;
+  Counter& purged =
+      m.AddCounter("parley_store_purges_total",
+                   "Purges of erased text (index rewrite + WAL truncation)", {{"result", "ok"}});
+  Counter& purge_failed = m.AddCounter("parley_store_purges_total",
+                                       "Purges of erased text (index rewrite + WAL truncation)",
+                                       {{"result", "failed"}});
+  Counter& purged_texts = m.AddCounter(
+      "parley_store_purged_texts_total",
+      "Removed message texts (deletes, edits) whose traces a purge has erased from the files");
+  Gauge& purge_micros = m.AddGauge("parley_store_last_purge_microseconds",
+                                   "How long the last purge held the write lock");
+  Gauge& db_bytes =
+      m.AddGauge("parley_store_file_bytes", "Size of the database files", {{"file", "db"}});
+  Gauge& wal_bytes =
+      m.AddGauge("parley_store_file_bytes", "Size of the database files", {{"file", "wal"}});
+  Gauge& free_bytes =
+      m.AddGauge("parley_disk_free_bytes", "Free space on the data dir's file system");
+  m.AddGauge("parley_disk_min_free_bytes", "Below this free space writes are refused")
+      .Set(static_cast<int64_t>(config.min_free_disk_bytes));
+  MaintenanceOptions options;
+  options.db_path = DatabasePath(config);
+  options.purge_interval = std::chrono::milliseconds(config.purge_interval_ms);
+  options.disk_interval = std::chrono::milliseconds(config.disk_check_interval_ms);
+  options.min_free_bytes = config.min_free_disk_bytes;
+  p.maintenance = std::make_unique<StoreMaintenance>(
+      *p.messages, options,
+      [&purged, &purge_failed, &purged_texts, &purge_micros](const Result<uint64_t>& result,
+                                                             std::chrono::microseconds took) {
+        (result.ok() ? purged : purge_failed).Inc();
+        if (result.ok()) purged_texts.Inc(*result);
+        purge_micros.Set(took.count());
+        if (!result.ok()) spdlog::warn("purge of erased text: {}", result.error().message);
+      },
+      [&db_bytes, &wal_bytes, &free_bytes](const DiskUsage& usage) {
+        db_bytes.Set(static_cast<int64_t>(usage.db_bytes));
+        wal_bytes.Set(static_cast<int64_t>(usage.wal_bytes));
+        free_bytes.Set(static_cast<int64_t>(usage.free_bytes));
+      });
+}
+
+// Quotas, the disk guard and the search bounds of the chat service, with their metrics.
+template <class Parts>
+void ConfigureStorageLimits(Parts& p, ChatOptions& options, size_t blocking_threads) {
+  const Config& config = p.config;
+  MetricsRegistry& m = p.metrics;
+  options.quota.max_entries_per_day = config.quota_entries_per_day;
+  options.quota.max_bytes_per_day = static_cast<int64_t>(config.quota_bytes_per_day);
+  StoreMaintenance* maintenance = p.maintenance.get();
+  options.disk_low = [maintenance] { return maintenance->disk_low(); };
+  // Half the blocking pool at most, so that searches always leave threads to sync and auth.
+  options.search_max_concurrent = config.search_max_concurrent > 0
+                                      ? static_cast<size_t>(config.search_max_concurrent)
+                                      : std::max<size_t>(1, blocking_threads / 2);
+  options.search_deadline_ms = config.search_deadline_ms;
+  options.search_max_conversations = static_cast<size_t>(config.search_max_conversations);
+  options.counters.quota_refused =
+      &m.AddCounter("parley_quota_refused_total",
+                    "Messages, edits and reactions refused by the per-user daily quota");
+  options.counters.disk_refused = &m.AddCounter("parley_disk_write_refused_total",
+                                                "Writes refused because free disk space is low");
+  options.counters.search_busy =
+      &m.AddCounter("parley_search_refused_total",
+                    "Searches refused: rate (per-user rate limit) or busy (concurrency cap)",
+                    {{"reason", "busy"}});
+  options.counters.search_truncated =
+      &m.AddCounter("parley_search_truncated_total",
+                    "Searches that stopped at their deadline or conversation cap");
+}
+
 }  // namespace
 
 Result<std::unique_ptr<App>> App::Create(const Config& config) {
@@ -219,6 +298,7 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   auto privacy = SqlitePrivacyStore::Open(db_path, durability);
   if (!privacy.ok()) return std::move(privacy).error();
   p.privacy = std::move(*privacy);
+  StartMaintenance(p);
 
   auto key = LoadOrCreateKey(config.data_dir + "/jwt.key");
   if (!key.ok()) return std::move(key).error();
@@ -277,6 +357,8 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
     if (auto it = refused->find(std::string(limit)); it != refused->end()) it->second->Inc();
   };
   chat_options.on_refused = count_refusal;
+  const size_t blocking_threads = static_cast<size_t>(std::max(2, cores));
+  ConfigureStorageLimits(p, chat_options, blocking_threads);
   if (Status s = StartPresence(p); !s.ok()) return s.error();
   p.chat = std::make_unique<ChatService>(*p.messages, *p.accounts, p.hub, p.clock, chat_options);
   p.group_adds = std::make_unique<GroupAddPolicy>(
@@ -293,8 +375,9 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
       BucketParams{config.rate_conversations_per_min, config.rate_conversations_burst}, p.clock);
   p.member_limiter = std::make_unique<RateLimiter>(
       BucketParams{config.rate_member_adds_per_min, config.rate_member_adds_burst}, p.clock);
-  p.blocking_pool =
-      std::make_unique<boost::asio::thread_pool>(static_cast<size_t>(std::max(2, cores)));
+  p.search_limiter = std::make_unique<RateLimiter>(
+      BucketParams{config.rate_search_per_min, config.rate_search_burst}, p.clock);
+  p.blocking_pool = std::make_unique<boost::asio::thread_pool>(blocking_threads);
 
   boost::asio::thread_pool* pool = p.blocking_pool.get();
   ChatApiDeps chat_deps{
@@ -306,6 +389,11 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
       p.create_limiter.get(),
       p.member_limiter.get(),
       count_refusal};
+  chat_deps.search_limiter = p.search_limiter.get();
+  chat_deps.search_rate_refused = &p.metrics.AddCounter(
+      "parley_search_refused_total",
+      "Searches refused: rate (per-user rate limit) or busy (concurrency cap)",
+      {{"reason", "rate"}});
   // Logout and refresh-token reuse end the device's session: its open sockets go too.
   ConnectionHub* hub = &p.hub;
   p.auth->OnSessionRevoked([hub](const std::string& user_id, const std::string& device_id) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "chat/encode.h"
@@ -124,7 +125,13 @@ ChatService::ChatService(MessageStore& store, AccountStore& accounts, Connection
       hub_(hub),
       clock_(clock),
       options_(options),
-      recent_(options.recent_entries_per_conversation, options.recent_conversations) {
+      recent_(options.recent_entries_per_conversation, options.recent_conversations),
+      search_gate_(options.search_max_concurrent, 1),
+      quota_(options.quota) {
+  // Today's usage so far, so that a restart does not hand out a fresh quota. Unreadable usage
+  // starts from zero rather than refusing to serve.
+  const int64_t today = clock_.NowMs() / 86'400'000;
+  if (auto usage = store_.UsageOfDay(today); usage.ok()) quota_.Load(today, *usage);
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -145,6 +152,10 @@ Status ChatService::CheckBody(const std::string& body) const {
 // The sequencer loop.
 
 void ChatService::Submit(Command command, std::function<void(const Error&)> reject) {
+  if (options_.disk_low && options_.disk_low()) {
+    if (options_.counters.disk_refused != nullptr) options_.counters.disk_refused->Inc();
+    return reject(Error::Unavailable("the server is low on disk space; writes are refused"));
+  }
   {
     std::lock_guard lock(mu_);
     if (queue_.size() < options_.max_queue && !stopping_) {
@@ -335,7 +346,7 @@ void ChatService::CreateConversation(CreateRequest request, Done<CreateResult> d
       if (existing) {
         auto state = LoadState(*existing);
         if (!state.ok()) return done(std::move(state).error());
-        return batch.Answer(std::move(done), CreateResult{(*state)->record, false});
+        return batch.Answer(std::move(done), CreateResult{(*state)->record, false, {}});
       }
     } else if (request.type == "group") {
       if (Status s = CheckLabel(request.title, options_.max_title_bytes, "title"); !s.ok()) {
@@ -433,6 +444,10 @@ void ChatService::Send(SendRequest request, const Connection* origin, Done<LogEn
       auto target = TargetMessage(batch, st, request.reply_to);
       if (!target.ok()) return done(std::move(target).error());
     }
+    if (Status q = quota_.Take(request.user_id, request.body.size(), clock_.NowMs()); !q.ok()) {
+      if (options_.counters.quota_refused != nullptr) options_.counters.quota_refused->Inc();
+      return done(q.error());
+    }
 
     LogEntry entry = NewEntry(st, request.user_id, EntryKind::kMessage);
     entry.client_msg_id = request.client_msg_id;
@@ -473,6 +488,10 @@ void ChatService::Edit(std::string user_id, std::string conv_id, int64_t seq, st
         if (target->sender != user_id)
           return done(Error::Forbidden("only the sender can edit a message"));
         if (target->deleted) return done(Error::Conflict("the message was deleted"));
+        if (Status q = quota_.Take(user_id, body.size(), clock_.NowMs()); !q.ok()) {
+          if (options_.counters.quota_refused != nullptr) options_.counters.quota_refused->Inc();
+          return done(q.error());
+        }
 
         LogEntry entry = NewEntry(**state, user_id, EntryKind::kEdit);
         entry.target_seq = seq;
@@ -529,6 +548,10 @@ void ChatService::React(std::string user_id, std::string conv_id, int64_t seq, s
         auto target = TargetMessage(batch, **state, seq);
         if (!target.ok()) return done(std::move(target).error());
         if (target->deleted) return done(Error::Conflict("the message was deleted"));
+        if (Status q = quota_.Take(user_id, emoji.size(), clock_.NowMs()); !q.ok()) {
+          if (options_.counters.quota_refused != nullptr) options_.counters.quota_refused->Inc();
+          return done(q.error());
+        }
 
         // Toggle: reacting again with the same emoji takes the reaction back.
         auto group = std::find_if(target->reactions.begin(), target->reactions.end(),
@@ -915,9 +938,8 @@ Result<ConversationSummary> ChatService::GetConversation(const std::string& user
   return std::move(**summary);
 }
 
-Result<std::vector<SearchHit>> ChatService::Search(const std::string& user_id,
-                                                   const std::string& query, int limit,
-                                                   int64_t before) {
+Result<SearchPage> ChatService::Search(const std::string& user_id, const std::string& query,
+                                       int limit, int64_t before) {
   if (query.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Error::InvalidRequest("q must not be empty");
   }
@@ -927,7 +949,22 @@ Result<std::vector<SearchHit>> ChatService::Search(const std::string& user_id,
   if (limit < 1 || limit > kMaxSearchLimit) {
     return Error::InvalidRequest("limit must be between 1 and " + std::to_string(kMaxSearchLimit));
   }
-  return store_.Search(user_id, query, limit, before);
+  // The ticket is held until the store is done; a user's second search gets told to come back
+  // once the first one's deadline has surely passed.
+  auto ticket = search_gate_.Enter(user_id, options_.search_deadline_ms);
+  if (!ticket.ok()) {
+    if (options_.counters.search_busy != nullptr) options_.counters.search_busy->Inc();
+    return std::move(ticket).error();
+  }
+  SearchBounds bounds;
+  bounds.deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.search_deadline_ms);
+  bounds.max_conversations = options_.search_max_conversations;
+  auto page = store_.Search(user_id, query, limit, before, bounds);
+  if (page.ok() && page->truncated && options_.counters.search_truncated != nullptr) {
+    options_.counters.search_truncated->Inc();
+  }
+  return page;
 }
 
 }  // namespace parley

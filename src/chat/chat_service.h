@@ -12,11 +12,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "chat/chat_limits.h"
 #include "chat/group_add_policy.h"
 #include "chat/recent_log.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "hub/connection_hub.h"
+#include "metrics/metrics.h"
 #include "store/account_store.h"
 #include "store/message_store.h"
 
@@ -39,6 +41,25 @@ struct ChatOptions {
   /// Told the name of a limit each time a request is refused by it (for /metrics); runs on
   /// the sequencer thread and must be quick. May be empty.
   std::function<void(std::string_view limit)> on_refused;
+
+  // Storage bounds (docs/PROTOCOL.md, "Limits"). The quota counts messages, edits, reactions.
+  QuotaParams quota;
+  /// The disk guard: while it answers true, every write command is refused `unavailable`
+  /// before it reaches SQLite. Empty: never. Called on the caller's thread; must be cheap.
+  std::function<bool()> disk_low;
+
+  // Search bounds.
+  size_t search_max_concurrent = 1;        // searches at once in the server (one per user)
+  int search_deadline_ms = 500;            // a search answers what it found by then, truncated
+  size_t search_max_conversations = 1000;  // most recently active conversations searched
+
+  /// Where refusals are counted; null counters are skipped. Owned by the caller.
+  struct Counters {
+    Counter* quota_refused = nullptr;
+    Counter* disk_refused = nullptr;
+    Counter* search_busy = nullptr;  // refused by the search concurrency cap
+    Counter* search_truncated = nullptr;
+  } counters;
 };
 
 template <class T>
@@ -135,8 +156,10 @@ class ChatService {
                                     bool with_members = true);
   Result<ConversationSummary> GetConversation(const std::string& user_id,
                                               const std::string& conv_id);
-  Result<std::vector<SearchHit>> Search(const std::string& user_id, const std::string& query,
-                                        int limit, int64_t before);
+  /// Bounded by ChatOptions' search fields: kRateLimited when the user already has a search
+  /// running, kUnavailable when search_max_concurrent are running.
+  Result<SearchPage> Search(const std::string& user_id, const std::string& query, int limit,
+                            int64_t before);
 
   /// Called on the sequencer thread after each new chat message (kind kMessage) is durable,
   /// with the conversation's members at that moment (the sender included). For notifying
@@ -211,6 +234,8 @@ class ChatService {
   RecentLog recent_;  // thread-safe; written by the sequencer after each commit
   MessageListener on_message_;
   GroupAddPolicy* policy_ = nullptr;
+  SearchGate search_gate_;  // thread-safe
+  SendQuota quota_;         // owned by the sequencer thread (seeded before it starts)
 
   // Owned by the sequencer thread only.
   std::unordered_map<std::string, std::unique_ptr<ConvState>> states_;

@@ -192,6 +192,41 @@ const std::array kFields = {
     ConfigField{"notify_vapid_subject", "notify",
                 "VAPID contact (mailto: or https: URL) sent to push services",
                 &Config::notify_vapid_subject},
+    // [chat] storage bounds
+    ConfigField{"quota_entries_per_day", "chat",
+                "Messages, edits and reactions one user may store per UTC day; 0 means no limit",
+                &Config::quota_entries_per_day},
+    ConfigField{
+        "quota_bytes_per_day", "chat",
+        "Bytes of message text (messages, edits, reactions) one user may store per UTC day; "
+        "0 means no limit",
+        &Config::quota_bytes_per_day},
+    ConfigField{"min_free_disk_bytes", "chat",
+                "When the data dir's file system has less free space, writes are refused (503)",
+                &Config::min_free_disk_bytes},
+    ConfigField{"disk_check_interval_ms", "chat",
+                "How often free disk space and the database file sizes are measured",
+                &Config::disk_check_interval_ms},
+    ConfigField{"purge_interval_ms", "chat",
+                "Deleted and edited-away text is purged from the files (index rewrite, WAL "
+                "truncation) at this interval, when there was any",
+                &Config::purge_interval_ms},
+    // [chat] search bounds
+    ConfigField{"search_deadline_ms", "chat",
+                "A search stops after this long and answers what it found, marked truncated",
+                &Config::search_deadline_ms},
+    ConfigField{"search_max_concurrent", "chat",
+                "Searches running at once in the server (one per user); 0 means half the "
+                "blocking pool, at least 1",
+                &Config::search_max_concurrent},
+    ConfigField{"search_max_conversations", "chat",
+                "A search visits at most this many of the user's most recently active "
+                "conversations",
+                &Config::search_max_conversations},
+    ConfigField{"rate_search_per_min", "rate_limits", "Searches per minute per user",
+                &Config::rate_search_per_min},
+    ConfigField{"rate_search_burst", "rate_limits", "Burst size for rate_search_per_min",
+                &Config::rate_search_burst},
 };
 
 constexpr uint64_t kMinArgon2OpsLimit = 2;
@@ -654,7 +689,9 @@ Status ValidateConfig(const Config& config) {
         std::tuple{"rate_conversations_per_min", config.rate_conversations_per_min, 0.0},
         std::tuple{"rate_conversations_burst", config.rate_conversations_burst, 1.0},
         std::tuple{"rate_member_adds_per_min", config.rate_member_adds_per_min, 0.0},
-        std::tuple{"rate_member_adds_burst", config.rate_member_adds_burst, 1.0}}) {
+        std::tuple{"rate_member_adds_burst", config.rate_member_adds_burst, 1.0},
+        std::tuple{"rate_search_per_min", config.rate_search_per_min, 0.0},
+        std::tuple{"rate_search_burst", config.rate_search_burst, 1.0}}) {
     const bool ok = std::isfinite(value) && (minimum == 0.0 ? value > 0.0 : value >= minimum);
     require(ok, std::string(name) + ": " + FormatDouble(value) +
                     (minimum == 0.0 ? " must be greater than 0" : " must be at least 1"));
@@ -682,6 +719,12 @@ Status ValidateConfig(const Config& config) {
   require(config.notify_vapid_subject.starts_with("mailto:") ||
               config.notify_vapid_subject.starts_with("https:"),
           "notify_vapid_subject: must be a mailto: or https: URL (RFC 8292)");
+  require(config.quota_entries_per_day >= 0, "quota_entries_per_day: must be >= 0");
+  require(config.disk_check_interval_ms > 0, "disk_check_interval_ms: must be greater than 0");
+  require(config.purge_interval_ms > 0, "purge_interval_ms: must be greater than 0");
+  require(config.search_deadline_ms > 0, "search_deadline_ms: must be greater than 0");
+  require(config.search_max_concurrent >= 0, "search_max_concurrent: must be >= 0");
+  require(config.search_max_conversations >= 1, "search_max_conversations: must be at least 1");
 
   if (!problems.empty()) return Error::InvalidRequest(Join(problems, "; "));
   return Status::Ok();

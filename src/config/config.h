@@ -92,6 +92,20 @@ struct Config {
   std::vector<std::string> notify_push_hosts = {"fcm.googleapis.com", "push.services.mozilla.com",
                                                 "notify.windows.com", "push.apple.com"};
   std::string notify_vapid_subject = "mailto:admin@localhost";  // VAPID `sub`: how to reach you
+
+  // [chat] what one user may store, and the disk (docs/PROTOCOL.md, "Limits")
+  int quota_entries_per_day = 10'000;           // messages + edits + reactions per user per day
+  uint64_t quota_bytes_per_day = 10ull << 20;   // bytes of message text per user per day; 0 = none
+  uint64_t min_free_disk_bytes = 256ull << 20;  // below this free space, writes are refused
+  int disk_check_interval_ms = 1'000;           // how often free space and file sizes are read
+  int purge_interval_ms = 60'000;               // erased text leaves the files within this
+
+  // [chat] search bounds
+  int search_deadline_ms = 500;          // a search answers what it found by then, `truncated`
+  int search_max_concurrent = 0;         // searches at once; 0 = half the blocking pool, at least 1
+  int search_max_conversations = 1'000;  // most recently active conversations one search visits
+  double rate_search_per_min = 60;       // [rate_limits] searches per user
+  double rate_search_burst = 10;
 };
 
 /// One Config field as the outside world names it. ConfigFields() is the single table that

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -101,6 +102,30 @@ struct LogPage {
 struct SearchHit {
   LogEntry message;    // current state
   int64_t cursor = 0;  // pass as `before` to get the next (older) page
+};
+
+/// What bounds one search (see MessageStore::Search).
+struct SearchBounds {
+  /// Past this the search stops and answers what it found so far, truncated.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  /// The user's most recently active conversations searched, at most; the rest are not.
+  size_t max_conversations = 1000;
+};
+
+struct SearchPage {
+  std::vector<SearchHit> hits;  // newest first
+  /// The search stopped early (deadline, or the user has more than max_conversations
+  /// conversations): older or other matches may exist that this page does not show.
+  bool truncated = false;
+};
+
+/// What one user wrote on one UTC day (day = ts / 86'400'000): message, edit and reaction
+/// entries, and the bytes of their bodies (of the emoji, for a reaction). For storage quotas.
+struct DailyUsage {
+  std::string user_id;
+  int64_t day = 0;
+  int64_t entries = 0;
+  int64_t bytes = 0;
 };
 
 /// Whom a user's presence is pushed to (see ListContacts).
@@ -222,9 +247,15 @@ class MessageStore {
 
   /// Full-text search over undeleted messages of the conversations `user_id` is a member of,
   /// newest first; `before` is a cursor from a previous page (0 = from the newest). `query` is
-  /// plain words, matched as prefixes; the store escapes it.
-  virtual Result<std::vector<SearchHit>> Search(std::string_view user_id, std::string_view query,
-                                                int limit, int64_t before) = 0;
+  /// plain words, matched as prefixes (words of 1-2 characters as whole words); the store
+  /// escapes it. The work is bounded by `bounds`; a query of too many words is
+  /// kInvalidRequest.
+  virtual Result<SearchPage> Search(std::string_view user_id, std::string_view query, int limit,
+                                    int64_t before, const SearchBounds& bounds = {}) = 0;
+
+  /// Every user's usage on `day` (see DailyUsage), as of the last Apply. The chat service
+  /// reads it once at start so that a restart does not reset a quota.
+  virtual Result<std::vector<DailyUsage>> UsageOfDay(int64_t day) = 0;
 
   /// Presence: the users who share a direct conversation with `user_id`, or a group of at
   /// most `max_group_size` members; at most `limit` of them (direct peers first).

@@ -49,6 +49,8 @@ const std::vector<std::pair<std::string, std::string>>& TestDefaults() {
       {"--rate-auth-ip-burst", "100000"},
       {"--rate-auth-user-per-min", "100000"},
       {"--rate-auth-user-burst", "100000"},
+      {"--rate-search-per-min", "100000"},
+      {"--rate-search-burst", "100000"},
   };
   return defaults;
 }

@@ -74,6 +74,10 @@ class Database {
   /// True when no transaction is open on this connection.
   bool InAutocommit() const;
 
+  /// The underlying connection, for the few SQLite calls this layer does not wrap (a progress
+  /// handler, the FTS5 extension API). Owned by this Database; same threading rules.
+  sqlite3* native_handle() const { return db_; }
+
  private:
   explicit Database(sqlite3* db) : db_(db) {}
 

@@ -227,6 +227,35 @@ const std::vector<Migration>& SchemaMigrations() {
             CREATE INDEX invitations_user_id ON invitations(user_id, created_ms);
           )sql",
       },
+      {
+          7,
+          "search index scoped by conversation; daily usage per user",
+          R"sql(
+            -- The dropped index's pages are zeroed as they are freed, whichever store's
+            -- connection runs this (the old index holds the words of deleted messages).
+            PRAGMA secure_delete=ON;
+            DROP TABLE entries_fts;
+            -- Contentless: the index holds no text of its own, only terms. Each term is the
+            -- conversation's tag followed by a folded word (store/sqlite/sqlite_search.h), so a
+            -- query visits only its conversation's part of the term b-tree. The store writes
+            -- it by hand: exactly the non-NULL bodies of undeleted kMessage rows, keyed by
+            -- entries.rowid; a row is removed with the 'delete' command and its old terms.
+            CREATE VIRTUAL TABLE search_index USING fts5(terms, content='', tokenize='ascii');
+            -- The rows below `up_to` that the index does not hold yet: the store indexes them
+            -- when it next opens (the terms need the tokenizer, which SQL here cannot reach),
+            -- then deletes this row.
+            CREATE TABLE search_backfill (up_to INTEGER NOT NULL);
+            INSERT INTO search_backfill (up_to) SELECT rowid FROM entries ORDER BY rowid DESC LIMIT 1;
+            -- Bodies written per user and UTC day (day = ts / 86400000), for storage quotas.
+            CREATE TABLE usage_daily (
+              user_id TEXT NOT NULL,
+              day     INTEGER NOT NULL,
+              entries INTEGER NOT NULL,
+              bytes   INTEGER NOT NULL,
+              PRIMARY KEY (day, user_id)
+            ) WITHOUT ROWID;
+          )sql",
+      },
   };
   return kMigrations;
 }

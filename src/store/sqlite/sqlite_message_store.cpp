@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <deque>
 #include <initializer_list>
 #include <iterator>
 #include <limits>
@@ -16,17 +18,107 @@
 #include <vector>
 
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/sqlite_message_store_internal.h"
+#include "store/sqlite/sqlite_search.h"
 
 namespace parley {
 
-using sqlite::Database;
-using sqlite::ScopedReset;
-using sqlite::Statement;
-using sqlite::Transaction;
+using message_store_internal::AttachReactions;
+using message_store_internal::BackfillSearchIndex;
+using message_store_internal::BindAll;
+using message_store_internal::BindAndRun;
+using message_store_internal::Database;
+using message_store_internal::InContext;
+using message_store_internal::kMaxPage;
+using message_store_internal::kMsPerDay;
+using message_store_internal::ReadEntry;
+using message_store_internal::ReadStatements;
+using message_store_internal::Run;
+using message_store_internal::ScopedReset;
+using message_store_internal::Snapshot;
+using message_store_internal::Statement;
+using message_store_internal::Transaction;
+using message_store_internal::WriteStatements;
+
+namespace message_store_internal {
+
+std::optional<EntryKind> ParseEntryKind(std::string_view name) {
+  for (EntryKind kind : {EntryKind::kMessage, EntryKind::kEdit, EntryKind::kDelete,
+                         EntryKind::kReaction, EntryKind::kMember, EntryKind::kRename}) {
+    if (EntryKindName(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
+// Reads a row that starts with PARLEY_ENTRY_COLUMNS; the rowid (column 0) is the caller's.
+Result<LogEntry> ReadEntry(const Statement& stmt) {
+  LogEntry entry;
+  entry.conv_id = stmt.ColumnText(1);
+  entry.seq = stmt.ColumnInt64(2);
+  entry.id = stmt.ColumnText(3);
+  entry.sender = stmt.ColumnText(4);
+  const std::string kind = stmt.ColumnText(5);
+  std::optional<EntryKind> parsed = ParseEntryKind(kind);
+  if (!parsed) return Error::Internal("sqlite: unknown entry kind \"" + kind + "\" in the log");
+  entry.kind = *parsed;
+  entry.ts = stmt.ColumnInt64(6);
+  entry.client_msg_id = stmt.ColumnText(7);
+  if (!stmt.ColumnIsNull(8)) entry.body = stmt.ColumnText(8);
+  entry.reply_to = stmt.ColumnInt64(9);
+  entry.edited_ts = stmt.ColumnInt64(10);
+  entry.deleted = stmt.ColumnInt64(11) != 0;
+  entry.target_seq = stmt.ColumnInt64(12);
+  entry.emoji = stmt.ColumnText(13);
+  entry.reaction_added = stmt.ColumnInt64(14) != 0;
+  entry.member_user = stmt.ColumnText(15);
+  entry.member_action = stmt.ColumnText(16);
+  entry.member_role = stmt.ColumnText(17);
+  entry.title = stmt.ColumnText(18);
+  return entry;
+}
+
+// Fills the reactions of the kMessage entries among `entries`, which all belong to `conv_id`,
+// with one query over their seq range.
+Status AttachReactions(ReadStatements& s, std::string_view conv_id,
+                       const std::vector<LogEntry*>& entries) {
+  std::vector<std::pair<int64_t, LogEntry*>> messages;
+  for (LogEntry* entry : entries) {
+    if (entry->kind == EntryKind::kMessage) messages.emplace_back(entry->seq, entry);
+  }
+  if (messages.empty()) return Status::Ok();
+  std::sort(messages.begin(), messages.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  Statement& stmt = s.reactions;
+  ScopedReset reset(stmt);
+  if (Status st = BindAll(stmt, conv_id, messages.front().first, messages.back().first); !st.ok()) {
+    return st;
+  }
+  while (true) {
+    Result<bool> row = stmt.Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) break;
+    const int64_t seq = stmt.ColumnInt64(0);
+    auto it = std::lower_bound(messages.begin(), messages.end(), seq,
+                               [](const auto& m, int64_t value) { return m.first < value; });
+    // A reaction to an entry in the range that is not on this page (or not a message).
+    if (it == messages.end() || it->first != seq) continue;
+    std::vector<Reaction>& reactions = it->second->reactions;
+    std::string emoji = stmt.ColumnText(1);
+    auto group = std::find_if(reactions.begin(), reactions.end(),
+                              [&](const Reaction& r) { return r.emoji == emoji; });
+    if (group == reactions.end()) {
+      reactions.push_back(Reaction{.emoji = std::move(emoji), .users = {}});
+      group = std::prev(reactions.end());
+    }
+    group->users.push_back(stmt.ColumnText(2));
+  }
+  return Status::Ok();
+}
+
+}  // namespace message_store_internal
 
 namespace {
-
-constexpr int kMaxPage = 200;
 
 // The columns ReadEntry() reads, in its order; every query names the entries table `e`.
 #define PARLEY_ENTRY_COLUMNS                                                                     \
@@ -37,64 +129,6 @@ constexpr int kMaxPage = 200;
 // The columns ReadSummaryRow() reads, in its order.
 #define PARLEY_SUMMARY_COLUMNS \
   "c.id, c.type, c.title, c.direct_key, c.created_by, c.created_ms, c.last_seq, m.read_seq"
-
-struct WriteStatements {
-  Database* db = nullptr;  // the connection they belong to
-  Statement insert_conversation;
-  Statement upsert_member;
-  Statement insert_entry;
-  Statement bump_conversation;
-  Statement index_body;
-  Statement unindex_body;
-  Statement find_message;
-  Statement update_message;
-  Statement erase_edit_bodies;
-  Statement erase_reactions;
-  Statement add_reaction;
-  Statement remove_reaction;
-  Statement remove_member;
-  Statement set_title;
-  Statement advance_member;
-
-  // Read and delivered positions of the batch being applied, (conv, user) -> highest of each,
-  // written as one UPDATE per member (a busy sender moves both once per batch, not twice per
-  // message). They only move forward, so they commute with appends; they are written before
-  // any other kind of change (membership) and at the end of the batch.
-  std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> member_positions;
-  // Search-index changes of the batch being applied, run after all its other statements.
-  // FTS5 writes its pending terms out as a new index segment whenever another statement
-  // opens a savepoint; interleaved, that was a segment per message (28% of a message's cost
-  // under load, docs/BENCHMARKS.md). Together at the end they make one segment per batch.
-  struct FtsChange {
-    bool add = false;  // false: remove the row's old text from the index
-    int64_t rowid = 0;
-    std::string body;
-  };
-  std::vector<FtsChange> fts_changes;
-};
-
-struct ReadStatements {
-  Statement begin;
-  Statement end;
-  Statement load_conversation;
-  Statement load_members;
-  Statement find_direct;
-  Statement get_member;
-  Statement find_by_client_msg_id;
-  Statement client_msg_id_exists;
-  Statement get_entry;
-  Statement log_after;
-  Statement log_before;
-  Statement reactions;
-  Statement list_conversations;
-  Statement get_summary;
-  Statement unread;
-  Statement last_message;
-  Statement search;
-  Statement memberships;
-  Statement members_up_to;
-  Statement shares_a_conversation;
-};
 
 Status PrepareWriter(Database& db, WriteStatements& s) {
   return sqlite::PrepareAll(
@@ -121,11 +155,11 @@ Status PrepareWriter(Database& db, WriteStatements& s) {
           {&s.bump_conversation,
            "UPDATE conversations SET last_seq = MAX(last_seq, ?2), "
            "last_activity_ms = MAX(last_activity_ms, ?3) WHERE id = ?1 AND last_seq >= ?2 - 1"},
-          {&s.index_body, "INSERT INTO entries_fts (rowid, body) VALUES (?1, ?2)"},
-          // External content: FTS5 finds the index entries to remove by re-tokenizing the old
-          // text, which must be exactly what was indexed.
+          {&s.index_body, "INSERT INTO search_index (rowid, terms) VALUES (?1, ?2)"},
+          // Contentless: FTS5 finds the index entries to remove from the old terms, which must
+          // be exactly what was indexed (IndexedText of the old body).
           {&s.unindex_body,
-           "INSERT INTO entries_fts (entries_fts, rowid, body) VALUES ('delete', ?1, ?2)"},
+           "INSERT INTO search_index (search_index, rowid, terms) VALUES ('delete', ?1, ?2)"},
           {&s.find_message,
            "SELECT rowid, body FROM entries WHERE conv_id = ?1 AND seq = ?2 AND kind = 'message'"},
           {&s.update_message,
@@ -146,6 +180,10 @@ Status PrepareWriter(Database& db, WriteStatements& s) {
           {&s.advance_member,
            "UPDATE members SET read_seq = MAX(read_seq, ?3), "
            "delivered_seq = MAX(delivered_seq, ?4) WHERE conv_id = ?1 AND user_id = ?2"},
+          {&s.add_usage,
+           "INSERT INTO usage_daily (user_id, day, entries, bytes) VALUES (?1, ?2, ?3, ?4) "
+           "ON CONFLICT (day, user_id) DO UPDATE SET entries = entries + excluded.entries, "
+           "bytes = bytes + excluded.bytes"},
       });
 }
 
@@ -196,13 +234,28 @@ Status PrepareReader(Database& db, ReadStatements& s) {
               {&s.last_message, "SELECT " PARLEY_ENTRY_COLUMNS
                                 " FROM entries e WHERE e.conv_id = ?1 AND e.kind = 'message' "
                                 "ORDER BY e.seq DESC LIMIT 1"},
-              // The index drives the loop, newest first, and stops after ?4 rows that pass the
-              // membership and state checks.
-              {&s.search, "SELECT " PARLEY_ENTRY_COLUMNS
-                          " FROM entries_fts f JOIN entries e ON e.rowid = f.rowid "
-                          "JOIN members m ON m.conv_id = e.conv_id AND m.user_id = ?2 "
-                          "WHERE entries_fts MATCH ?1 AND f.rowid < ?3 AND e.kind = 'message' "
-                          "AND e.deleted = 0 ORDER BY f.rowid DESC LIMIT ?4"},
+              // The conversations a search visits: the most recently active first.
+              {&s.search_conversations,
+               "SELECT m.conv_id FROM members m JOIN conversations c ON c.id = m.conv_id "
+               "WHERE m.user_id = ?1 ORDER BY c.last_activity_ms DESC, c.id LIMIT ?2"},
+              // One conversation's matches (the MATCH names its tag) within the rowid window
+              // (?2, ?3). Ascending: FTS5 seeks to a lower bound through its doclist indexes,
+              // while a descending read loads each doclist from its start.
+              {&s.search_in_conversation,
+               "SELECT rowid FROM search_index WHERE search_index MATCH ?1 AND rowid > ?2 "
+               "AND rowid < ?3 ORDER BY rowid"},
+              // A hit's entry; conv_id guards against a tag collision. The index holds only
+              // undeleted messages; the checks keep it so if it ever does not.
+              {&s.search_hit, "SELECT " PARLEY_ENTRY_COLUMNS
+                              " FROM entries e WHERE e.rowid = ?1 AND e.conv_id = ?2 "
+                              "AND e.kind = 'message' AND e.deleted = 0"},
+              // The first and last rowid of a conversation's log: two seeks of the (conv_id, seq)
+              // index, since rowids grow with seq.
+              {&s.conversation_rowids,
+               "SELECT (SELECT rowid FROM entries WHERE conv_id = ?1 ORDER BY seq LIMIT 1), "
+               "(SELECT rowid FROM entries WHERE conv_id = ?1 ORDER BY seq DESC LIMIT 1)"},
+              {&s.usage_of_day,
+               "SELECT user_id, entries, bytes FROM usage_daily WHERE day = ?1 ORDER BY user_id"},
               {&s.memberships,
                "SELECT m.conv_id, c.type FROM members m JOIN conversations c ON c.id = m.conv_id "
                "WHERE m.user_id = ?1 ORDER BY m.conv_id"},
@@ -217,89 +270,6 @@ Status PrepareReader(Database& db, ReadStatements& s) {
 
 #undef PARLEY_ENTRY_COLUMNS
 #undef PARLEY_SUMMARY_COLUMNS
-
-template <class T>
-struct IsOptional : std::false_type {};
-template <class T>
-struct IsOptional<std::optional<T>> : std::true_type {};
-
-// Binds `args` to parameters 1, 2, ... in order, stopping at the first failure. A bool binds
-// as 0/1, an empty optional as NULL.
-template <class... Args>
-Status BindAll(Statement& stmt, const Args&... args) {
-  int index = 0;
-  Status status;
-  auto bind_one = [&](const auto& arg) {
-    if (!status.ok()) return;
-    ++index;
-    using T = std::decay_t<decltype(arg)>;
-    if constexpr (std::is_same_v<T, bool>) {
-      status = stmt.Bind(index, int64_t{arg ? 1 : 0});
-    } else if constexpr (IsOptional<T>::value) {
-      status = arg.has_value() ? stmt.Bind(index, *arg) : stmt.Bind(index, nullptr);
-    } else {
-      status = stmt.Bind(index, arg);
-    }
-  };
-  (bind_one(args), ...);
-  return status;
-}
-
-// Runs a statement that returns no rows (or whose rows do not matter).
-Status Run(Statement& stmt) {
-  Result<bool> row = stmt.Step();
-  if (!row.ok()) return std::move(row).error();
-  return Status::Ok();
-}
-
-// Binds and runs a statement that returns no rows, resetting it afterwards.
-template <class... Args>
-Status BindAndRun(Statement& stmt, const Args&... args) {
-  ScopedReset reset(stmt);
-  Status status = BindAll(stmt, args...);
-  if (status.ok()) status = Run(stmt);
-  return status;
-}
-
-Error InContext(Error error, std::string_view what) {
-  error.message = std::string(what) + ": " + error.message;
-  return error;
-}
-
-std::optional<EntryKind> ParseEntryKind(std::string_view name) {
-  for (EntryKind kind : {EntryKind::kMessage, EntryKind::kEdit, EntryKind::kDelete,
-                         EntryKind::kReaction, EntryKind::kMember, EntryKind::kRename}) {
-    if (EntryKindName(kind) == name) return kind;
-  }
-  return std::nullopt;
-}
-
-// Reads a row that starts with PARLEY_ENTRY_COLUMNS; the rowid (column 0) is the caller's.
-Result<LogEntry> ReadEntry(const Statement& stmt) {
-  LogEntry entry;
-  entry.conv_id = stmt.ColumnText(1);
-  entry.seq = stmt.ColumnInt64(2);
-  entry.id = stmt.ColumnText(3);
-  entry.sender = stmt.ColumnText(4);
-  const std::string kind = stmt.ColumnText(5);
-  std::optional<EntryKind> parsed = ParseEntryKind(kind);
-  if (!parsed) return Error::Internal("sqlite: unknown entry kind \"" + kind + "\" in the log");
-  entry.kind = *parsed;
-  entry.ts = stmt.ColumnInt64(6);
-  entry.client_msg_id = stmt.ColumnText(7);
-  if (!stmt.ColumnIsNull(8)) entry.body = stmt.ColumnText(8);
-  entry.reply_to = stmt.ColumnInt64(9);
-  entry.edited_ts = stmt.ColumnInt64(10);
-  entry.deleted = stmt.ColumnInt64(11) != 0;
-  entry.target_seq = stmt.ColumnInt64(12);
-  entry.emoji = stmt.ColumnText(13);
-  entry.reaction_added = stmt.ColumnInt64(14) != 0;
-  entry.member_user = stmt.ColumnText(15);
-  entry.member_action = stmt.ColumnText(16);
-  entry.member_role = stmt.ColumnText(17);
-  entry.title = stmt.ColumnText(18);
-  return entry;
-}
 
 // Reads a row of PARLEY_SUMMARY_COLUMNS; members, unread and last_message are filled later.
 ConversationSummary ReadSummaryRow(const Statement& stmt) {
@@ -378,7 +348,13 @@ Status ApplyOne(WriteStatements& s, const mutation::AppendEntry& op) {
     return InContext(st.error(), what);
   }
   const int64_t rowid = s.db->LastInsertRowid();
-  if (is_message && body) s.fts_changes.push_back({true, rowid, std::string(*body)});
+  if (is_message && body) s.fts_changes.push_back({true, rowid, e.conv_id, std::string(*body)});
+  // What the chat service's daily quota counts: messages, edits and reactions.
+  if (is_message || e.kind == EntryKind::kEdit || e.kind == EntryKind::kReaction) {
+    auto& [entries, bytes] = s.usage[{e.sender, e.ts / kMsPerDay}];
+    ++entries;
+    bytes += static_cast<int64_t>(body ? body->size() : e.emoji.size());
+  }
   return Status::Ok();
 }
 
@@ -398,12 +374,12 @@ Status ApplyOne(WriteStatements& s, const mutation::UpdateMessage& op) {
     rowid = s.find_message.ColumnInt64(0);
     if (!s.find_message.ColumnIsNull(1)) old_body = s.find_message.ColumnText(1);
   }
-  if (old_body) s.fts_changes.push_back({false, rowid, *old_body});
+  if (old_body) s.fts_changes.push_back({false, rowid, op.conv_id, *old_body});
   const std::optional<std::string> new_body = erase ? std::nullopt : op.body;
   if (Status st = BindAndRun(s.update_message, rowid, new_body, op.edited_ts, erase); !st.ok()) {
     return InContext(st.error(), what);
   }
-  if (new_body) s.fts_changes.push_back({true, rowid, *new_body});
+  if (new_body) s.fts_changes.push_back({true, rowid, op.conv_id, *new_body});
   if (erase) {
     // The edits' entries carry earlier versions of the text; a delete takes those too.
     if (Status st = BindAndRun(s.erase_edit_bodies, op.conv_id, op.seq); !st.ok()) {
@@ -481,138 +457,11 @@ bool CommutesWithPositions(const Mutation& m) {
          std::holds_alternative<mutation::SetReaction>(m);
 }
 
-// Splits a search query into words and quotes each as an FTS5 prefix string, so that no
-// character of the query is FTS5 syntax: `say "hi"` becomes `"say"* """hi"""*`, whose strings
-// FTS5 tokenizes like the indexed text, and whose terms it ANDs. A NUL would end the match
-// expression early, so it separates words like whitespace.
-std::string MatchExpression(std::string_view query) {
-  std::string match;
-  size_t i = 0;
-  auto is_space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == '\0';
-  };
-  while (i < query.size()) {
-    while (i < query.size() && is_space(query[i])) ++i;
-    if (i == query.size()) break;
-    if (!match.empty()) match += ' ';
-    match += '"';
-    for (; i < query.size() && !is_space(query[i]); ++i) {
-      if (query[i] == '"') match += '"';
-      match += query[i];
-    }
-    match += "\"*";
-  }
-  return match;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------- connections
 
-struct SqliteMessageStore::WriteConnection {
-  std::unique_ptr<Database> db;
-  WriteStatements statements;  // destroyed before db
-};
-
-struct SqliteMessageStore::ReadConnection {
-  std::unique_ptr<Database> db;
-  ReadStatements statements;  // destroyed before db
-};
-
-/// Exclusive use of one read connection until destruction.
-class SqliteMessageStore::ReadLease {
- public:
-  ReadLease(SqliteMessageStore* store, ReadConnection* connection)
-      : store_(store), connection_(connection) {}
-  ~ReadLease() {
-    {
-      std::lock_guard lock(store_->read_mu_);
-      store_->free_readers_.push_back(connection_);
-    }
-    store_->reader_freed_.notify_one();
-  }
-  ReadLease(const ReadLease&) = delete;
-  ReadLease& operator=(const ReadLease&) = delete;
-
-  Database& db() { return *connection_->db; }
-  ReadStatements& statements() { return connection_->statements; }
-
- private:
-  SqliteMessageStore* store_;
-  ReadConnection* connection_;
-};
-
 namespace {
-
-// A read transaction: every query inside it sees the same snapshot of the database.
-class Snapshot {
- public:
-  [[nodiscard]] static Result<Snapshot> Begin(Database& db, ReadStatements& s) {
-    ScopedReset reset(s.begin);
-    if (Status st = Run(s.begin); !st.ok()) return st.error();
-    return Snapshot(&db, &s);
-  }
-  ~Snapshot() {
-    if (db_ == nullptr) return;
-    {
-      ScopedReset reset(s_->end);
-      (void)Run(s_->end);
-    }
-    // COMMIT of a read transaction fails only while a statement is still running; the next
-    // Begin on this connection must not find the transaction open.
-    if (!db_->InAutocommit()) (void)db_->Exec("ROLLBACK");
-  }
-  Snapshot(Snapshot&& other) noexcept
-      : db_(std::exchange(other.db_, nullptr)), s_(std::exchange(other.s_, nullptr)) {}
-  Snapshot& operator=(Snapshot&&) = delete;
-  Snapshot(const Snapshot&) = delete;
-  Snapshot& operator=(const Snapshot&) = delete;
-
- private:
-  Snapshot(Database* db, ReadStatements* s) : db_(db), s_(s) {}
-
-  Database* db_;
-  ReadStatements* s_;
-};
-
-// Fills the reactions of the kMessage entries among `entries`, which all belong to `conv_id`,
-// with one query over their seq range.
-Status AttachReactions(ReadStatements& s, std::string_view conv_id,
-                       const std::vector<LogEntry*>& entries) {
-  std::vector<std::pair<int64_t, LogEntry*>> messages;
-  for (LogEntry* entry : entries) {
-    if (entry->kind == EntryKind::kMessage) messages.emplace_back(entry->seq, entry);
-  }
-  if (messages.empty()) return Status::Ok();
-  std::sort(messages.begin(), messages.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-
-  Statement& stmt = s.reactions;
-  ScopedReset reset(stmt);
-  if (Status st = BindAll(stmt, conv_id, messages.front().first, messages.back().first); !st.ok()) {
-    return st;
-  }
-  while (true) {
-    Result<bool> row = stmt.Step();
-    if (!row.ok()) return std::move(row).error();
-    if (!*row) break;
-    const int64_t seq = stmt.ColumnInt64(0);
-    auto it = std::lower_bound(messages.begin(), messages.end(), seq,
-                               [](const auto& m, int64_t value) { return m.first < value; });
-    // A reaction to an entry in the range that is not on this page (or not a message).
-    if (it == messages.end() || it->first != seq) continue;
-    std::vector<Reaction>& reactions = it->second->reactions;
-    std::string emoji = stmt.ColumnText(1);
-    auto group = std::find_if(reactions.begin(), reactions.end(),
-                              [&](const Reaction& r) { return r.emoji == emoji; });
-    if (group == reactions.end()) {
-      reactions.push_back(Reaction{.emoji = std::move(emoji), .users = {}});
-      group = std::prev(reactions.end());
-    }
-    group->users.push_back(stmt.ColumnText(2));
-  }
-  return Status::Ok();
-}
 
 // Runs a query of entries (bound by the caller) and collects its rows.
 Result<std::vector<LogEntry>> CollectEntries(Statement& stmt) {
@@ -744,10 +593,17 @@ Result<std::unique_ptr<SqliteMessageStore>> SqliteMessageStore::Open(const std::
   // connection (the account store's) has written.
   const bool fts_secure_delete =
       sqlite3_libversion_number() >= 3044000 &&
-      writer->db->Exec("INSERT INTO entries_fts (entries_fts, rank) VALUES ('secure-delete', 1)")
+      writer->db->Exec("INSERT INTO search_index (search_index, rank) VALUES ('secure-delete', 1)")
           .ok();
   writer->statements.db = writer->db.get();
   if (Status s = PrepareWriter(*writer->db, writer->statements); !s.ok()) return s.error();
+  {
+    Result<std::unique_ptr<sqlite::SearchTokenizer>> tokenizer =
+        sqlite::SearchTokenizer::Create(*writer->db);
+    if (!tokenizer.ok()) return std::move(tokenizer).error();
+    writer->tokenizer = std::move(*tokenizer);
+  }
+  if (Status s = BackfillSearchIndex(*writer->db, *writer->tokenizer); !s.ok()) return s.error();
 
   std::vector<std::unique_ptr<ReadConnection>> readers;
   for (int i = 0; i < read_connections; ++i) {
@@ -757,6 +613,10 @@ Result<std::unique_ptr<SqliteMessageStore>> SqliteMessageStore::Open(const std::
     reader->db = std::move(*db);
     if (Status s = reader->db->Exec("PRAGMA query_only=ON"); !s.ok()) return s.error();
     if (Status s = PrepareReader(*reader->db, reader->statements); !s.ok()) return s.error();
+    Result<std::unique_ptr<sqlite::SearchTokenizer>> tokenizer =
+        sqlite::SearchTokenizer::Create(*reader->db);
+    if (!tokenizer.ok()) return std::move(tokenizer).error();
+    reader->tokenizer = std::move(*tokenizer);
     readers.push_back(std::move(reader));
   }
   return std::unique_ptr<SqliteMessageStore>(
@@ -792,6 +652,7 @@ Status SqliteMessageStore::Apply(const std::vector<Mutation>& batch) {
   if (!txn.ok()) return std::move(txn).error();
   s.fts_changes.clear();
   s.member_positions.clear();
+  s.usage.clear();
   for (const Mutation& m : batch) {
     if (!s.member_positions.empty() && !CommutesWithPositions(m)) {
       if (Status status = WriteMemberPositions(s); !status.ok()) return status;
@@ -800,32 +661,28 @@ Status SqliteMessageStore::Apply(const std::vector<Mutation>& batch) {
     if (!status.ok()) return status;
   }
   if (Status status = WriteMemberPositions(s); !status.ok()) return status;
+  for (const auto& [key, usage] : s.usage) {
+    if (Status status = BindAndRun(s.add_usage, key.first, key.second, usage.first, usage.second);
+        !status.ok()) {
+      return InContext(status.error(), "usage of " + key.first);
+    }
+  }
+  s.usage.clear();
+  uint64_t removed_text = 0;
   for (const WriteStatements::FtsChange& change : s.fts_changes) {
     Statement& stmt = change.add ? s.index_body : s.unindex_body;
-    if (Status status = BindAndRun(stmt, change.rowid, change.body); !status.ok()) {
+    Result<std::string> terms = sqlite::IndexedText(
+        *writer_->tokenizer, sqlite::ConversationTag(change.conv_id), change.body);
+    if (!terms.ok()) return std::move(terms).error();
+    if (Status status = BindAndRun(stmt, change.rowid, *terms); !status.ok()) {
       return InContext(status.error(), "search index");
     }
+    if (!change.add) ++removed_text;
   }
   s.fts_changes.clear();
   if (Status status = txn->Commit(); !status.ok()) return status;
+  if (removed_text > 0) text_removed_since_purge_.fetch_add(removed_text);
   if (on_applied_) on_applied_(batch);
-  return Status::Ok();
-}
-
-Status SqliteMessageStore::PurgeDeletedText() {
-  std::lock_guard lock(write_mu_);
-  Database& db = *writer_->db;
-  if (Status s = db.Exec("INSERT INTO entries_fts (entries_fts) VALUES ('optimize')"); !s.ok()) {
-    return InContext(s.error(), "optimizing the search index");
-  }
-  Result<Statement> checkpoint = db.Prepare("PRAGMA wal_checkpoint(TRUNCATE)");
-  if (!checkpoint.ok()) return std::move(checkpoint).error();
-  Result<bool> row = checkpoint->Step();
-  if (!row.ok()) return std::move(row).error();
-  // The row is (busy, wal frames, frames checkpointed); busy means a reader was in the way.
-  if (*row && checkpoint->ColumnInt64(0) != 0) {
-    return Error::Unavailable("the WAL could not be truncated: a reader is using it");
-  }
   return Status::Ok();
 }
 
@@ -1074,42 +931,6 @@ Result<std::optional<ConversationSummary>> SqliteMessageStore::GetSummary(
   }
   if (Status st = FillSummary(s, user_id, summary); !st.ok()) return st.error();
   return std::optional<ConversationSummary>(std::move(summary));
-}
-
-Result<std::vector<SearchHit>> SqliteMessageStore::Search(std::string_view user_id,
-                                                          std::string_view query, int limit,
-                                                          int64_t before) {
-  const std::string match = MatchExpression(query);
-  if (match.empty()) return Error::InvalidRequest("the search query is empty");
-  limit = std::clamp(limit, 1, kMaxPage);
-  if (before <= 0) before = std::numeric_limits<int64_t>::max();
-
-  ReadLease lease = Borrow();
-  ReadStatements& s = lease.statements();
-  Result<Snapshot> snapshot = Snapshot::Begin(lease.db(), s);
-  if (!snapshot.ok()) return std::move(snapshot).error();
-
-  std::vector<SearchHit> hits;
-  {
-    Statement& stmt = s.search;
-    ScopedReset reset(stmt);
-    if (Status st = BindAll(stmt, match, user_id, before, limit); !st.ok()) return st.error();
-    while (true) {
-      Result<bool> row = stmt.Step();
-      if (!row.ok()) return std::move(row).error();
-      if (!*row) break;
-      Result<LogEntry> entry = ReadEntry(stmt);
-      if (!entry.ok()) return std::move(entry).error();
-      hits.push_back(SearchHit{.message = std::move(*entry), .cursor = stmt.ColumnInt64(0)});
-    }
-  }
-  // Hits come from many conversations, so their reactions are read one message at a time.
-  for (SearchHit& hit : hits) {
-    if (Status st = AttachReactions(s, hit.message.conv_id, {&hit.message}); !st.ok()) {
-      return st.error();
-    }
-  }
-  return hits;
 }
 
 Result<ContactList> SqliteMessageStore::ListContacts(std::string_view user_id, int max_group_size,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -16,7 +17,8 @@
 
 namespace parley {
 
-/// MessageStore on the embedded SQLite database (schema: migration 2 in migrations.cpp).
+/// MessageStore on the embedded SQLite database (schema: migrations 2 and 5 in migrations.cpp;
+/// search in sqlite_message_store_search.cpp, its text rules in sqlite_search.h).
 ///
 /// Connections: one write connection, used only by Apply(), and a pool of read connections
 /// that the read methods borrow one at a time. In WAL mode readers never wait for the writer,
@@ -38,11 +40,12 @@ namespace parley {
 ///   an empty log.
 /// - Members (in ConversationRecord) come ordered by joined_seq, then user id.
 /// - A delete erases the message's body, and the bodies of its earlier edits, from the
-///   entries table and the search index. secure_delete is on, so the freed bytes are zeroed.
-///   Two traces can outlive the transaction: old page images in the WAL until it is
-///   overwritten, and, where SQLite's FTS5 lacks 'secure-delete' (before 3.44, e.g. Debian 12's
-///   3.40), the words of the deleted text in old search index segments until they are merged.
-///   PurgeDeletedText() removes both.
+///   entries table and the search index; an edit removes the old body's terms from the index.
+///   secure_delete is on, so the freed bytes are zeroed. Two traces can outlive the
+///   transaction: old page images in the WAL until it is checkpointed and truncated, and,
+///   where SQLite's FTS5 lacks 'secure-delete' (before 3.44, e.g. Debian 12's 3.40), the words
+///   of the removed text in old search index segments until they are merged.
+///   PurgeDeletedText() removes both; the server runs it on a schedule (StorePurger).
 class SqliteMessageStore final : public MessageStore {
  public:
   /// Opens or creates the database at `path` and brings its schema up to date
@@ -76,9 +79,15 @@ class SqliteMessageStore final : public MessageStore {
   Result<std::optional<ConversationSummary>> GetSummary(std::string_view conv_id,
                                                         std::string_view user_id) override;
   /// `limit` is clamped to [1, 200]. Words that hold no letter or digit (e.g. "-") are ignored;
-  /// a query with no words at all is kInvalidRequest.
-  Result<std::vector<SearchHit>> Search(std::string_view user_id, std::string_view query, int limit,
-                                        int64_t before) override;
+  /// a query with no words at all, or more than sqlite::kMaxSearchWords, is kInvalidRequest.
+  /// Cost: one indexed query per conversation of the user's (at most
+  /// bounds.max_conversations, most recently active first), each visiting only that
+  /// conversation's index terms (sqlite_search.h); interrupted at bounds.deadline by a progress
+  /// handler, which answers the hits found so far with `truncated`.
+  Result<SearchPage> Search(std::string_view user_id, std::string_view query, int limit,
+                            int64_t before, const SearchBounds& bounds = {}) override;
+  /// One indexed range read of usage_daily.
+  Result<std::vector<DailyUsage>> UsageOfDay(int64_t day) override;
   /// Two kinds of query per call: the user's conversations, then the members of each of them
   /// (a group's read stops past max_group_size + 1 rows). Groups are visited in id order.
   Result<ContactList> ListContacts(std::string_view user_id, int max_group_size,
@@ -103,8 +112,13 @@ class SqliteMessageStore final : public MessageStore {
   /// Takes the write lock for a time that grows with the size of the index, so it is for a
   /// quiet moment or a periodic job, not for the request path. kUnavailable when a reader kept
   /// the WAL from being truncated (the index was still rewritten; try again later).
+  /// Answers how many removals of text (TextRemovedSincePurge) it made final.
   /// Any thread; waits for Apply().
-  Status PurgeDeletedText();
+  Result<uint64_t> PurgeDeletedText();
+
+  /// Message texts removed from the search index (edits and deletes) since the last successful
+  /// PurgeDeletedText(): while it is 0 a purge has nothing to do. Any thread.
+  uint64_t TextRemovedSincePurge() const { return text_removed_since_purge_.load(); }
 
   /// True when this SQLite's FTS5 erases deleted text from the index at once ('secure-delete',
   /// SQLite 3.44+), so PurgeDeletedText() is needed only for the WAL.
@@ -131,6 +145,7 @@ class SqliteMessageStore final : public MessageStore {
 
   const bool fts_secure_delete_;
   AppliedListener on_applied_;
+  std::atomic<uint64_t> text_removed_since_purge_{0};
 };
 
 }  // namespace parley

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "store/sqlite/database.h"
+#include "store/sqlite/sqlite_search.h"
 
 namespace parley {
 namespace {
@@ -179,9 +180,9 @@ class SqliteMessageStoreTest : public ::testing::Test {
 
   std::vector<SearchHit> Search(std::string_view user, std::string_view query, int limit = 50,
                                 int64_t before = 0) {
-    Result<std::vector<SearchHit>> hits = store_->Search(user, query, limit, before);
-    EXPECT_TRUE(hits.ok()) << "query [" << query << "]: " << hits.error().message;
-    return hits.ok() ? *hits : std::vector<SearchHit>{};
+    Result<SearchPage> page = store_->Search(user, query, limit, before);
+    EXPECT_TRUE(page.ok()) << "query [" << query << "]: " << page.error().message;
+    return page.ok() ? page->hits : std::vector<SearchHit>{};
   }
 
   std::vector<ConversationSummary> List(std::string_view user) {
@@ -518,8 +519,14 @@ TEST_F(SqliteMessageStoreTest, DeleteErasesTheTextFromStorageAndIndex) {
   EXPECT_EQ(RawCount("SELECT COUNT(*) FROM entries WHERE body IS NOT NULL AND conv_id = 'c_1' "
                      "AND seq IN (2, 3)"),
             0);
-  EXPECT_EQ(RawCount("SELECT COUNT(*) FROM entries_fts WHERE entries_fts MATCH 'zanzibar'"), 0);
-  EXPECT_EQ(RawCount("SELECT COUNT(*) FROM entries_fts WHERE entries_fts MATCH 'unrelated'"), 1);
+  // The index's terms carry the conversation's tag (sqlite_search.h).
+  const std::string tag = sqlite::ConversationTag("c_1");
+  EXPECT_EQ(RawCount("SELECT COUNT(*) FROM search_index WHERE search_index MATCH '" + tag +
+                     "zanzibar'"),
+            0);
+  EXPECT_EQ(RawCount("SELECT COUNT(*) FROM search_index WHERE search_index MATCH '" + tag +
+                     "unrelated'"),
+            1);
 
   // And in the files, once the leftovers (old index segments, WAL frames) are purged.
   ASSERT_TRUE(store_->PurgeDeletedText().ok());
@@ -752,7 +759,7 @@ TEST_F(SqliteMessageStoreTest, SearchTreatsEveryCharacterOfTheQueryAsText) {
         "OR",  "NOT",        "-",       "hello\"",   "(",         ")",
         "a:b", "body:hello", "^hello",  "{body}: x", "hel*",      "'",
         "\\",  "+",          "a\"b\"c", "\xff\xfe",  "😀",         "NEAR(hello, world)"}) {
-    Result<std::vector<SearchHit>> hits = store_->Search("u_alice", query, 10, 0);
+    Result<SearchPage> hits = store_->Search("u_alice", query, 10, 0);
     EXPECT_TRUE(hits.ok()) << "query [" << query << "]: " << hits.error().message;
   }
   const std::string with_nul("hello\0world", 11);
@@ -769,7 +776,7 @@ TEST_F(SqliteMessageStoreTest, SearchTreatsEveryCharacterOfTheQueryAsText) {
   EXPECT_THAT(Search("u_alice", "-"), IsEmpty());
 
   for (std::string_view empty : {"", "   ", "\t\n"}) {
-    Result<std::vector<SearchHit>> hits = store_->Search("u_alice", empty, 10, 0);
+    Result<SearchPage> hits = store_->Search("u_alice", empty, 10, 0);
     ASSERT_FALSE(hits.ok());
     EXPECT_EQ(hits.error().code, ErrorCode::kInvalidRequest);
   }
