@@ -63,7 +63,7 @@ TEST(ConfigFieldsTest, NamesAreUniqueAndDeriveEnvAndFlagNames) {
                                             "notify", "presence"}),
                 ::testing::Contains(field.section));
   }
-  EXPECT_EQ(names.size(), 49u);
+  EXPECT_EQ(names.size(), 58u);
   const ConfigField& frame =
       *std::find_if(ConfigFields().begin(), ConfigFields().end(),
                     [](const ConfigField& field) { return field.name == "max_frame_bytes"; });
