@@ -320,16 +320,25 @@ TEST_F(AuthE2eTest, LogoutWithoutATokenIsUnauthorized) {
   EXPECT_THAT(Logout("garbage"), IsHttpError(401, "unauthorized"));
 }
 
-TEST(AuthRateLimitE2eTest, LoginsForOneUsernameAreRateLimited) {
-  ParleydProcess server({"--rate-auth-user-per-min", "1", "--rate-auth-user-burst", "2"});
+// Successful logins do not count (issue 17: they used to, so that anyone could lock a user
+// out); wrong passwords for one username are limited.
+TEST(AuthRateLimitE2eTest, WrongPasswordsForOneUsernameAreRateLimited) {
+  // The (username, IP) bucket at its default: after one failure this IP no longer counts as
+  // a fresh source for alice, so it gets no checks beyond the username's budget.
+  ParleydProcess server({"--rate-auth-user-per-min", "1", "--rate-auth-user-burst", "2",
+                         "--rate-auth-user-ip-per-min", "0.2", "--rate-auth-user-ip-burst", "5"});
   TestUser alice(server.Port(), "alice");
+  TestUser guesser(server.Port(), "alice", "not alice's password");
   TestUser bob(server.Port(), "bob");
   ASSERT_THAT(alice.Register(), HasStatus(201));
   ASSERT_THAT(bob.Register(), HasStatus(201));
 
   EXPECT_THAT(alice.TryLogin(), HasStatus(200));
   EXPECT_THAT(alice.TryLogin(), HasStatus(200));
-  const HttpResponse limited = alice.TryLogin();
+  EXPECT_THAT(alice.TryLogin(), HasStatus(200));
+  EXPECT_THAT(guesser.TryLogin(), IsHttpError(401, "unauthorized"));
+  EXPECT_THAT(guesser.TryLogin(), IsHttpError(401, "unauthorized"));
+  const HttpResponse limited = guesser.TryLogin();
 
   ASSERT_THAT(limited, IsHttpError(429, "rate_limited"));
   const json::value* retry_after =

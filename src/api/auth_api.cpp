@@ -77,6 +77,72 @@ HttpReply Logout(AuthService& auth, HttpRequest& request) {
   return HttpReply::NoContent();
 }
 
+HttpReply LogoutAll(AuthService& auth, HttpRequest& request) {
+  auto claims = Authenticated(auth, request);
+  if (!claims.ok()) return HttpReply::FromError(claims.error());
+  bool keep_current = false;
+  if (!request.body.empty()) {
+    auto body = ParseJsonObject(request.body);
+    if (!body.ok()) return HttpReply::FromError(body.error());
+    if (Status s = RejectUnknownFields(*body, {"keep_current"}); !s.ok()) {
+      return HttpReply::FromError(s.error());
+    }
+    if (const json::value* keep = body->if_contains("keep_current")) {
+      if (!keep->is_bool()) {
+        return HttpReply::FromError(Error::InvalidRequest("keep_current must be a boolean"));
+      }
+      keep_current = keep->as_bool();
+    }
+  }
+  auto revoked = auth.LogoutAll(*claims, keep_current);
+  if (!revoked.ok()) return HttpReply::FromError(revoked.error());
+  return HttpReply::Json(200, json::serialize(json::object{{"revoked", *revoked}}));
+}
+
+HttpReply ChangePassword(AuthService& auth, HttpRequest& request) {
+  auto claims = Authenticated(auth, request);
+  if (!claims.ok()) return HttpReply::FromError(claims.error());
+  auto body = ParseJsonObject(request.body);
+  if (!body.ok()) return HttpReply::FromError(body.error());
+  if (Status s = RejectUnknownFields(*body, {"current_password", "new_password"}); !s.ok()) {
+    return HttpReply::FromError(s.error());
+  }
+  auto current = RequireString(*body, "current_password");
+  if (!current.ok()) return HttpReply::FromError(current.error());
+  auto next = RequireString(*body, "new_password");
+  if (!next.ok()) return HttpReply::FromError(next.error());
+  if (Status s = auth.ChangePassword(*claims, *current, *next, request.client_ip); !s.ok()) {
+    return HttpReply::FromError(s.error());
+  }
+  return HttpReply::NoContent();
+}
+
+HttpReply ListDevices(AuthService& auth, HttpRequest& request) {
+  auto claims = Authenticated(auth, request);
+  if (!claims.ok()) return HttpReply::FromError(claims.error());
+  auto devices = auth.ListDevices(*claims);
+  if (!devices.ok()) return HttpReply::FromError(devices.error());
+  json::array list;
+  list.reserve(devices->size());
+  for (const Device& device : *devices) {
+    list.push_back(json::object{{"id", device.id},
+                                {"name", device.name},
+                                {"created_ts", device.created_ms},
+                                {"last_used_ts", device.last_used_ms},
+                                {"current", device.id == claims->device_id}});
+  }
+  return HttpReply::Json(200, json::serialize(json::object{{"devices", std::move(list)}}));
+}
+
+HttpReply RevokeDevice(AuthService& auth, HttpRequest& request) {
+  auto claims = Authenticated(auth, request);
+  if (!claims.ok()) return HttpReply::FromError(claims.error());
+  if (Status s = auth.RevokeDevice(*claims, request.params["device_id"]); !s.ok()) {
+    return HttpReply::FromError(s.error());
+  }
+  return HttpReply::NoContent();
+}
+
 HttpReply GetUser(AuthService& auth, HttpRequest& request) {
   auto claims = Authenticated(auth, request);
   if (!claims.ok()) return HttpReply::FromError(claims.error());
@@ -103,14 +169,23 @@ Result<AccessClaims> Authenticated(AuthService& auth, const HttpRequest& request
 }
 
 void AddAuthRoutes(Router& router, AuthService& auth) {
-  router.Add("POST", "/v1/auth/register", HandlerKind::kBlocking,
+  // Argon2id runs on the hashing pool (a bounded queue); the rest on the storage pools.
+  router.Add("POST", "/v1/auth/register", HandlerKind::kHashing,
              [&auth](HttpRequest& r) { return Register(auth, r); });
-  router.Add("POST", "/v1/auth/login", HandlerKind::kBlocking,
+  router.Add("POST", "/v1/auth/login", HandlerKind::kHashing,
              [&auth](HttpRequest& r) { return Login(auth, r); });
+  router.Add("POST", "/v1/auth/password", HandlerKind::kHashing,
+             [&auth](HttpRequest& r) { return ChangePassword(auth, r); });
   router.Add("POST", "/v1/auth/refresh", HandlerKind::kBlocking,
              [&auth](HttpRequest& r) { return Refresh(auth, r); });
   router.Add("POST", "/v1/auth/logout", HandlerKind::kBlocking,
              [&auth](HttpRequest& r) { return Logout(auth, r); });
+  router.Add("POST", "/v1/auth/logout-all", HandlerKind::kBlocking,
+             [&auth](HttpRequest& r) { return LogoutAll(auth, r); });
+  router.Add("GET", "/v1/devices", HandlerKind::kBlocking,
+             [&auth](HttpRequest& r) { return ListDevices(auth, r); });
+  router.Add("DELETE", "/v1/devices/{device_id}", HandlerKind::kBlocking,
+             [&auth](HttpRequest& r) { return RevokeDevice(auth, r); });
   router.Add("GET", "/v1/users/{user_id}", HandlerKind::kBlocking,
              [&auth](HttpRequest& r) { return GetUser(auth, r); });
   router.Add("GET", "/v1/users/by-username/{username}", HandlerKind::kBlocking,

@@ -7,7 +7,7 @@
 
 namespace parley {
 
-/// The account routes of the contract: register, login, refresh, logout, users.
+/// The account routes: register, login, refresh, logout, logout-all, password, devices, users.
 void AddAuthRoutes(Router& router, AuthService& auth);
 
 /// Checks the request's bearer token; kUnauthorized when it is missing or not valid.

@@ -1,5 +1,7 @@
 #include "api/router.h"
 
+#include <boost/asio/thread_pool.hpp>
+
 #include "api/json_fields.h"
 
 namespace parley {
@@ -40,9 +42,59 @@ HttpReply HttpReply::FromError(const Error& error) {
   return Json(HttpStatus(error.code), ErrorBody(error));
 }
 
+Router::Router() : queue_(std::make_shared<HashingQueue>()) {}
+
 void Router::Add(std::string method, std::string_view pattern, HandlerKind kind,
                  HttpHandler handler) {
+  if (kind == HandlerKind::kHashing) {
+    // Runs where PoolFor sent it: on the hashing pool it holds a place in the queue and gives
+    // it back; anywhere else (the queue was full) it answers without hashing.
+    handler = [queue = queue_, inner = std::move(handler)](HttpRequest& request) {
+      boost::asio::thread_pool* hashing = queue->pools.hashing;
+      if (hashing == nullptr) return inner(request);
+      if (!hashing->get_executor().running_in_this_thread()) {
+        if (queue->pools.hashing_refused) queue->pools.hashing_refused->Inc();
+        return HttpReply::FromError(Error{ErrorCode::kUnavailable,
+                                          "too many password checks waiting, retry later",
+                                          queue->pools.hashing_retry_after_ms});
+      }
+      HttpReply reply = inner(request);
+      queue->pending.fetch_sub(1);
+      if (queue->pools.hashing_pending) queue->pools.hashing_pending->Add(-1);
+      return reply;
+    };
+  }
   routes_.push_back({std::move(method), SplitPath(pattern), kind, std::move(handler)});
+}
+
+void Router::SetPools(const HandlerPools& pools) { queue_->pools = pools; }
+
+boost::asio::thread_pool& Router::PoolFor(const Route& route,
+                                          boost::asio::thread_pool& fallback) const {
+  const HandlerPools& pools = queue_->pools;
+  boost::asio::thread_pool* writes = pools.writes ? pools.writes : &fallback;
+  switch (route.kind) {
+    case HandlerKind::kHashing: {
+      if (pools.hashing == nullptr) return *writes;
+      size_t pending = queue_->pending.load();
+      while (pending < pools.hashing_max_pending) {
+        if (queue_->pending.compare_exchange_weak(pending, pending + 1)) {
+          if (pools.hashing_pending) pools.hashing_pending->Add(1);
+          return *pools.hashing;
+        }
+      }
+      return *writes;
+    }
+    case HandlerKind::kBlocking:
+    case HandlerKind::kInline:
+      break;
+  }
+  if (route.method == "GET" || route.method == "HEAD") return ReadPool(fallback);
+  return *writes;
+}
+
+boost::asio::thread_pool& Router::ReadPool(boost::asio::thread_pool& fallback) const {
+  return queue_->pools.reads ? *queue_->pools.reads : fallback;
 }
 
 void Router::SetFallback(HandlerKind kind, HttpHandler handler) {

@@ -19,6 +19,7 @@
 #include "api/social_api.h"
 #include "auth/auth_service.h"
 #include "auth/jwt.h"
+#include "auth/login_guard.h"
 #include "auth/password.h"
 #include "auth/rate_limiter.h"
 #include "chat/chat_service.h"
@@ -56,8 +57,8 @@ struct App::Parts {
   std::unique_ptr<StoreMaintenance> maintenance;
   std::unique_ptr<PasswordHasher> hasher;
   std::unique_ptr<JwtSigner> signer;
-  std::unique_ptr<RateLimiter> ip_limiter;
-  std::unique_ptr<RateLimiter> username_limiter;
+  std::unique_ptr<LoginGuard> login_guard;
+  std::unique_ptr<RateLimiter> refresh_limiter;
   std::unique_ptr<RateLimiter> send_limiter;
   std::unique_ptr<RateLimiter> typing_limiter;
   std::unique_ptr<RateLimiter> create_limiter;  // conversations created, per user
@@ -84,9 +85,14 @@ struct App::Parts {
   std::unique_ptr<Notifier> notifier;
   Router router;
   WsApi ws_api;
-  // Storage reads and Argon2id never run on io threads. Each Argon2id call takes
-  // argon2_mem_limit bytes, so the pool size also caps that memory.
+  // Storage and Argon2id never run on io threads, and each kind of work has its own pool so
+  // that none can starve another (a login flood cannot delay a bystander's reads):
+  // `blocking_pool` runs storage reads (and is the gateway's default pool), `write_pool`
+  // storage writes, `hash_pool` Argon2id behind a bounded queue (Router::PoolFor). Each
+  // Argon2id call takes argon2_mem_limit bytes, so the hashing pool's size caps that memory.
   std::unique_ptr<boost::asio::thread_pool> blocking_pool;
+  std::unique_ptr<boost::asio::thread_pool> write_pool;
+  std::unique_ptr<boost::asio::thread_pool> hash_pool;
   std::unique_ptr<Gateway> gateway;
   // Group adds and invitations (issue 17 #6); used by `chat`, so declared before it.
   std::unique_ptr<GroupAddPolicy> group_adds;
@@ -305,13 +311,19 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   p.signer = std::make_unique<JwtSigner>(*key, p.clock);
   p.hasher = std::make_unique<PasswordHasher>(
       PasswordParams{config.argon2_ops_limit, static_cast<size_t>(config.argon2_mem_limit)});
-  p.ip_limiter = std::make_unique<RateLimiter>(
-      BucketParams{config.rate_auth_ip_per_min, config.rate_auth_ip_burst}, p.clock);
-  p.username_limiter = std::make_unique<RateLimiter>(
-      BucketParams{config.rate_auth_user_per_min, config.rate_auth_user_burst}, p.clock);
+  LoginGuardParams guard_params{
+      .ip = {config.rate_auth_ip_per_min, config.rate_auth_ip_burst},
+      .user = {config.rate_auth_user_per_min, config.rate_auth_user_burst},
+      .user_fresh = {config.rate_auth_user_fresh_per_min, config.rate_auth_user_fresh_burst},
+      .user_ip = {config.rate_auth_user_ip_per_min, config.rate_auth_user_ip_burst}};
+  p.login_guard = std::make_unique<LoginGuard>(guard_params, p.clock, p.metrics);
+  p.refresh_limiter = std::make_unique<RateLimiter>(
+      BucketParams{config.rate_refresh_per_min, config.rate_refresh_burst}, p.clock);
   p.auth = std::make_unique<AuthService>(
-      *p.accounts, *p.hasher, *p.signer, *p.ip_limiter, *p.username_limiter, p.clock,
-      AuthService::Options{config.access_token_ttl_s, config.refresh_token_ttl_s});
+      *p.accounts, *p.hasher, *p.signer, *p.login_guard, *p.refresh_limiter, p.clock,
+      AuthService::Options{config.access_token_ttl_s, config.refresh_token_ttl_s,
+                           config.max_devices_per_user},
+      p.metrics);
 
   auto listen = ParseHostPort(config.listen);
   if (!listen.ok()) return std::move(listen).error();
@@ -378,6 +390,23 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   p.search_limiter = std::make_unique<RateLimiter>(
       BucketParams{config.rate_search_per_min, config.rate_search_burst}, p.clock);
   p.blocking_pool = std::make_unique<boost::asio::thread_pool>(blocking_threads);
+  p.write_pool = std::make_unique<boost::asio::thread_pool>(2);
+  const int hash_threads =
+      config.auth_hash_threads > 0 ? config.auth_hash_threads : std::max(1, cores / 2);
+  p.hash_pool = std::make_unique<boost::asio::thread_pool>(static_cast<size_t>(hash_threads));
+  HandlerPools pools;
+  pools.reads = p.blocking_pool.get();
+  pools.writes = p.write_pool.get();
+  pools.hashing = p.hash_pool.get();
+  pools.hashing_max_pending = static_cast<size_t>(config.auth_hash_queue);
+  pools.hashing_pending = &p.metrics.AddGauge(
+      "parley_auth_hash_pending", "Password checks (Argon2id) running or waiting for a thread");
+  pools.hashing_refused =
+      &p.metrics.AddCounter("parley_auth_hash_refused_total",
+                            "Register, login and password requests refused: auth_hash_queue full");
+  p.metrics.AddGauge("parley_auth_hash_queue_limit", "auth_hash_queue: the cap on hash_pending")
+      .Set(config.auth_hash_queue);
+  p.router.SetPools(pools);
 
   boost::asio::thread_pool* pool = p.blocking_pool.get();
   ChatApiDeps chat_deps{
@@ -394,7 +423,8 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
       "parley_search_refused_total",
       "Searches refused: rate (per-user rate limit) or busy (concurrency cap)",
       {{"reason", "rate"}});
-  // Logout and refresh-token reuse end the device's session: its open sockets go too.
+  // Logout, device revocation and refresh-token reuse end the device's session: its open
+  // sockets go too.
   ConnectionHub* hub = &p.hub;
   p.auth->OnSessionRevoked([hub](const std::string& user_id, const std::string& device_id) {
     hub->CloseDevice(user_id, device_id, kCloseUnauthorized, "session revoked");
@@ -424,7 +454,9 @@ void App::Run() {
   parts_->gateway->Run();
   // Every connection is gone: record their last_seen and stop announcing.
   parts_->presence->Shutdown();
-  // Jobs still on the pool finish before the services they call are destroyed.
+  // Jobs still on the pools finish before the services they call are destroyed.
+  parts_->hash_pool->join();
+  parts_->write_pool->join();
   parts_->blocking_pool->join();
 }
 

@@ -35,8 +35,10 @@ RateLimiter::RateLimiter(BucketParams params, const Clock& clock, size_t max_key
   }
 }
 
-int64_t RateLimiter::Take(std::string_view key) {
-  Shard& shard = shards_[KeyHash{}(key) % shard_count_];
+int64_t RateLimiter::Take(std::string_view key) { return TakeAbove(key, 0); }
+
+int64_t RateLimiter::TakeAbove(std::string_view key, double reserve) {
+  Shard& shard = ShardFor(key);
   std::lock_guard<std::mutex> lock(shard.mu);
   // Read under the lock so that the calls on one bucket see non-decreasing times.
   const int64_t now_ms = clock_.NowMs();
@@ -48,12 +50,37 @@ int64_t RateLimiter::Take(std::string_view key) {
   Bucket& bucket = it->second;
   bucket.tokens = Refilled(bucket, now_ms);
   bucket.last_ms = now_ms;
-  if (bucket.tokens + kEpsilon >= 1.0) {
+  const double needed = 1.0 + std::max(0.0, reserve);
+  if (bucket.tokens + kEpsilon >= needed) {
     bucket.tokens = std::max(0.0, bucket.tokens - 1.0);
     return 0;
   }
-  const double wait_ms = std::ceil((1.0 - bucket.tokens) * kMsPerMinute / params_.per_minute);
+  const double wait_ms = std::ceil((needed - bucket.tokens) * kMsPerMinute / params_.per_minute);
   return static_cast<int64_t>(std::clamp(wait_ms, 1.0, kMaxRetryMs));
+}
+
+void RateLimiter::Refund(std::string_view key) {
+  Shard& shard = ShardFor(key);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.buckets.find(key);
+  if (it == shard.buckets.end()) return;
+  const int64_t now_ms = clock_.NowMs();
+  it->second.tokens = std::min(params_.burst, Refilled(it->second, now_ms) + 1.0);
+  it->second.last_ms = std::max(it->second.last_ms, now_ms);
+}
+
+bool RateLimiter::IsFull(std::string_view key) const {
+  Shard& shard = ShardFor(key);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.buckets.find(key);
+  return it == shard.buckets.end() ||
+         Refilled(it->second, clock_.NowMs()) + kEpsilon >= params_.burst;
+}
+
+void RateLimiter::Forget(std::string_view key) {
+  Shard& shard = ShardFor(key);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  if (auto it = shard.buckets.find(key); it != shard.buckets.end()) shard.buckets.erase(it);
 }
 
 size_t RateLimiter::KeyCount() const {

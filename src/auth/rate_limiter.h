@@ -49,6 +49,21 @@ class RateLimiter {
   /// milliseconds (>= 1) until a token will be available, and nothing is taken.
   [[nodiscard]] int64_t Take(std::string_view key);
 
+  /// Like Take, but only takes a token if at least `1 + reserve` are available, so that
+  /// `reserve` tokens stay for callers of plain Take. Returns the wait until that many are.
+  [[nodiscard]] int64_t TakeAbove(std::string_view key, double reserve);
+
+  /// Gives back one token taken from `key` (capped at `burst`), e.g. when what was charged
+  /// turned out not to count (a login that succeeded). No-op for an unknown key.
+  void Refund(std::string_view key);
+
+  /// True when `key` has its full burst: nothing taken, or refilled since. A key that was
+  /// never seen (or was forgotten) is full.
+  [[nodiscard]] bool IsFull(std::string_view key) const;
+
+  /// Drops `key`'s bucket: it starts again full.
+  void Forget(std::string_view key);
+
   /// How many keys have a bucket right now. For tests and metrics.
   size_t KeyCount() const;
 
@@ -67,6 +82,7 @@ class RateLimiter {
   };
 
   double Refilled(const Bucket& bucket, int64_t now_ms) const;
+  Shard& ShardFor(std::string_view key) const { return shards_[KeyHash{}(key) % shard_count_]; }
   // Called with shard.mu held and the shard at capacity.
   void Trim(Shard& shard, int64_t now_ms) const;
 

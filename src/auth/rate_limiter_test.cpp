@@ -149,5 +149,50 @@ TEST(RateLimiterTest, RejectsNonsenseParams) {
   EXPECT_THROW(RateLimiter({.per_minute = 1, .burst = 1}, clock, 0), std::invalid_argument);
 }
 
+TEST(RateLimiterTest, TakeAboveLeavesTheReserveToPlainTake) {
+  FakeClock clock;
+  RateLimiter limiter({.per_minute = 60, .burst = 3}, clock);
+  EXPECT_EQ(limiter.TakeAbove("u", 2), 0);     // 3 -> 2
+  EXPECT_EQ(limiter.TakeAbove("u", 2), 1000);  // 2 left: both are the reserve
+  EXPECT_EQ(limiter.Take("u"), 0);
+  EXPECT_EQ(limiter.Take("u"), 0);
+  EXPECT_EQ(limiter.Take("u"), 1000);
+  EXPECT_EQ(limiter.TakeAbove("u", 2), 3000);  // three tokens needed again
+}
+
+TEST(RateLimiterTest, RefundGivesBackOneTokenUpToBurst) {
+  FakeClock clock;
+  RateLimiter limiter({.per_minute = 1, .burst = 2}, clock);
+  EXPECT_EQ(limiter.Take("u"), 0);
+  EXPECT_EQ(limiter.Take("u"), 0);
+  EXPECT_GT(limiter.Take("u"), 0);
+  limiter.Refund("u");
+  EXPECT_EQ(limiter.Take("u"), 0);
+  limiter.Refund("u");
+  limiter.Refund("u");
+  limiter.Refund("u");  // capped at burst
+  EXPECT_EQ(limiter.Take("u"), 0);
+  EXPECT_EQ(limiter.Take("u"), 0);
+  EXPECT_GT(limiter.Take("u"), 0);
+  limiter.Refund("never-seen");  // no bucket is made for it
+  EXPECT_EQ(limiter.KeyCount(), 1u);
+}
+
+TEST(RateLimiterTest, IsFullUntilATakeAndAgainOnceRefilled) {
+  FakeClock clock;
+  RateLimiter limiter({.per_minute = 60, .burst = 2}, clock);
+  EXPECT_TRUE(limiter.IsFull("u"));
+  EXPECT_EQ(limiter.Take("u"), 0);
+  EXPECT_FALSE(limiter.IsFull("u"));
+  clock.Advance(999);
+  EXPECT_FALSE(limiter.IsFull("u"));
+  clock.Advance(1);
+  EXPECT_TRUE(limiter.IsFull("u"));
+  EXPECT_EQ(limiter.Take("u"), 0);
+  limiter.Forget("u");
+  EXPECT_TRUE(limiter.IsFull("u"));
+  EXPECT_EQ(limiter.KeyCount(), 0u);
+}
+
 }  // namespace
 }  // namespace parley

@@ -79,6 +79,15 @@ const std::array kFields = {
         "allowed_origins", "auth",
         "WebSocket Origin allow-list (repeat or comma-separate); empty means same host only",
         &Config::allowed_origins},
+    ConfigField{"max_devices_per_user", "auth",
+                "Live devices (sessions) per user; a login past it revokes the least recently used",
+                &Config::max_devices_per_user},
+    ConfigField{"auth_hash_threads", "auth",
+                "Threads for Argon2id (register, login, password change); 0 = half the cores",
+                &Config::auth_hash_threads},
+    ConfigField{"auth_hash_queue", "auth",
+                "Password checks running or waiting at once; past it 503 with retry_after_ms",
+                &Config::auth_hash_queue},
     // [chat]
     ConfigField{"durability", "chat",
                 "full: an ack means fsynced (many messages per fsync); normal: survives a crash "
@@ -127,10 +136,26 @@ const std::array kFields = {
     ConfigField{"rate_auth_ip_burst", "rate_limits", "Burst size for rate_auth_ip_per_min",
                 &Config::rate_auth_ip_burst},
     ConfigField{"rate_auth_user_per_min", "rate_limits",
-                "Login attempts per minute per username (sustained)",
+                "Password checks per minute per username from any IP (sustained); refunded on "
+                "success",
                 &Config::rate_auth_user_per_min},
     ConfigField{"rate_auth_user_burst", "rate_limits", "Burst size for rate_auth_user_per_min",
                 &Config::rate_auth_user_burst},
+    ConfigField{"rate_auth_user_fresh_per_min", "rate_limits",
+                "Further password checks per minute per username, only for IPs with no failure "
+                "for it",
+                &Config::rate_auth_user_fresh_per_min},
+    ConfigField{"rate_auth_user_fresh_burst", "rate_limits",
+                "Burst size for rate_auth_user_fresh_per_min", &Config::rate_auth_user_fresh_burst},
+    ConfigField{"rate_auth_user_ip_per_min", "rate_limits",
+                "Password checks per minute per (username, client IP); refunded on success",
+                &Config::rate_auth_user_ip_per_min},
+    ConfigField{"rate_auth_user_ip_burst", "rate_limits",
+                "Burst size for rate_auth_user_ip_per_min", &Config::rate_auth_user_ip_burst},
+    ConfigField{"rate_refresh_per_min", "rate_limits", "Token refreshes per minute per device",
+                &Config::rate_refresh_per_min},
+    ConfigField{"rate_refresh_burst", "rate_limits", "Burst size for rate_refresh_per_min",
+                &Config::rate_refresh_burst},
     ConfigField{"rate_send_per_min", "rate_limits",
                 "Messages, edits and reactions per minute per user (sustained)",
                 &Config::rate_send_per_min},
@@ -644,6 +669,10 @@ Status ValidateConfig(const Config& config) {
           "argon2_mem_limit: " + std::to_string(config.argon2_mem_limit) +
               " bytes is below the OWASP minimum of 19 MiB (" + std::to_string(kMinArgon2MemLimit) +
               ")");
+  require(config.max_devices_per_user >= 1, "max_devices_per_user: must be at least 1");
+  require(config.auth_hash_threads >= 0 && config.auth_hash_threads <= 256,
+          "auth_hash_threads: must be between 0 and 256");
+  require(config.auth_hash_queue >= 1, "auth_hash_queue: must be at least 1");
   require(
       config.durability == "full" || config.durability == "normal" || config.durability == "off",
       "durability: " + Quote(config.durability) + " is not one of full, normal, off");
@@ -678,6 +707,12 @@ Status ValidateConfig(const Config& config) {
         std::tuple{"rate_auth_ip_burst", config.rate_auth_ip_burst, 1.0},
         std::tuple{"rate_auth_user_per_min", config.rate_auth_user_per_min, 0.0},
         std::tuple{"rate_auth_user_burst", config.rate_auth_user_burst, 1.0},
+        std::tuple{"rate_auth_user_fresh_per_min", config.rate_auth_user_fresh_per_min, 0.0},
+        std::tuple{"rate_auth_user_fresh_burst", config.rate_auth_user_fresh_burst, 1.0},
+        std::tuple{"rate_auth_user_ip_per_min", config.rate_auth_user_ip_per_min, 0.0},
+        std::tuple{"rate_auth_user_ip_burst", config.rate_auth_user_ip_burst, 1.0},
+        std::tuple{"rate_refresh_per_min", config.rate_refresh_per_min, 0.0},
+        std::tuple{"rate_refresh_burst", config.rate_refresh_burst, 1.0},
         std::tuple{"rate_send_per_min", config.rate_send_per_min, 0.0},
         std::tuple{"rate_send_burst", config.rate_send_burst, 1.0},
         std::tuple{"rate_typing_per_min", config.rate_typing_per_min, 0.0},

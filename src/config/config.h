@@ -43,6 +43,9 @@ struct Config {
   uint64_t argon2_ops_limit = 3;  // OWASP: t>=2 with m>=19 MiB; we use t=3, 64 MiB
   uint64_t argon2_mem_limit = 64ull << 20;
   std::vector<std::string> allowed_origins;  // WebSocket Origin allow-list; empty = same host only
+  int max_devices_per_user = 100;  // live devices; a login past it revokes the least recently used
+  int auth_hash_threads = 0;       // Argon2id threads; 0 = half the cores, at least 1
+  int auth_hash_queue = 16;        // password checks running or waiting; past it 503
 
   // [chat]
   std::string durability = "full";         // full: fsync every commit (group commit); normal; off
@@ -64,8 +67,14 @@ struct Config {
   // [rate_limits] token buckets: sustained rate per minute and burst size.
   double rate_auth_ip_per_min = 30;  // register + login, per client IP
   double rate_auth_ip_burst = 20;
-  double rate_auth_user_per_min = 10;  // login, per username
+  double rate_auth_user_per_min = 6;  // password checks per username, from any IP
   double rate_auth_user_burst = 10;
+  double rate_auth_user_fresh_per_min = 12;  // more, per username, for IPs that have not failed
+  double rate_auth_user_fresh_burst = 20;
+  double rate_auth_user_ip_per_min = 0.2;  // password checks per (username, IP)
+  double rate_auth_user_ip_burst = 5;
+  double rate_refresh_per_min = 6;  // token refreshes per device
+  double rate_refresh_burst = 10;
   double rate_send_per_min = 1200;  // messages (and edits, reactions) per user: 20/s
   double rate_send_burst = 50;
   double rate_typing_per_min = 60;  // typing notices per user

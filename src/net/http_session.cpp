@@ -206,7 +206,8 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       const Router::Route* route = match.route;
       // Named, not a temporary in the co_await expression: see Offload.
       std::function<HttpReply()> work = [route, &request] { return route->handler(request); };
-      reply = co_await Offload<HttpReply>(context_.blocking_pool, std::move(work));
+      reply = co_await Offload<HttpReply>(context_.router.PoolFor(*route, context_.blocking_pool),
+                                          std::move(work));
     }
     context_.metrics.http_requests.Inc();
     if (reply.status >= 400) context_.metrics.CountError(CodeForStatus(reply.status));

@@ -362,7 +362,7 @@ class WsSession final : public Connection,
     if (token == nullptr || !token->is_string())
       return StartClose(kCloseAuthFailed, "unauthorized");
     paused_ = true;
-    asio::post(context_.blocking_pool,
+    asio::post(context_.router.ReadPool(context_.blocking_pool),
                [self = shared_from_this(), token = std::string(token->get_string()),
                 id = std::move(frame->id)]() mutable {
                  auto claims = self->context_.auth.Authenticate(token);

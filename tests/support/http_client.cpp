@@ -21,11 +21,22 @@ using tcp = net::ip::tcp;
 // Connects, writes `bytes` and reads one response, with the write and the read running
 // together: a server may answer (413, 400) and close before it has read the whole request,
 // and the answer is what the test wants to see. Everything is bounded by `timeout`.
-HttpResponse Exchange(uint16_t port, std::chrono::milliseconds timeout, const std::string& bytes) {
+HttpResponse Exchange(uint16_t port, std::chrono::milliseconds timeout, const std::string& bytes,
+                      const std::string& source_ip = {}) {
   HttpResponse out;
   net::io_context ioc;
   beast::tcp_stream stream(ioc);
   stream.expires_after(timeout);
+  if (!source_ip.empty()) {
+    beast::error_code bind_ec;
+    stream.socket().open(tcp::v4(), bind_ec);
+    if (!bind_ec)
+      stream.socket().bind(tcp::endpoint(net::ip::make_address_v4(source_ip), 0), bind_ec);
+    if (bind_ec) {
+      out.transport_error = "bind " + source_ip + ": " + bind_ec.message();
+      return out;
+    }
+  }
 
   beast::error_code connect_ec;
   stream.async_connect(tcp::endpoint(net::ip::make_address_v4("127.0.0.1"), port),
@@ -133,11 +144,13 @@ void PrintTo(const HttpResponse& response, std::ostream* os) {
 }
 
 HttpResponse HttpClient::Get(std::string_view target, std::string_view bearer) const {
-  return Exchange(port_, timeout_, Serialize("GET", target, port_, {}, bearer, {}, false));
+  return Exchange(port_, timeout_, Serialize("GET", target, port_, {}, bearer, {}, false),
+                  source_ip_);
 }
 
 HttpResponse HttpClient::Delete(std::string_view target, std::string_view bearer) const {
-  return Exchange(port_, timeout_, Serialize("DELETE", target, port_, {}, bearer, {}, false));
+  return Exchange(port_, timeout_, Serialize("DELETE", target, port_, {}, bearer, {}, false),
+                  source_ip_);
 }
 
 HttpResponse HttpClient::Post(std::string_view target, const boost::json::value& body,
@@ -149,11 +162,11 @@ HttpResponse HttpClient::Send(std::string_view method, std::string_view target,
                               std::string_view body, std::string_view bearer,
                               std::string_view content_type) const {
   return Exchange(port_, timeout_,
-                  Serialize(method, target, port_, body, bearer, content_type, true));
+                  Serialize(method, target, port_, body, bearer, content_type, true), source_ip_);
 }
 
 HttpResponse HttpClient::SendRaw(std::string_view bytes) const {
-  return Exchange(port_, timeout_, std::string(bytes));
+  return Exchange(port_, timeout_, std::string(bytes), source_ip_);
 }
 
 }  // namespace parley::e2e

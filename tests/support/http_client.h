@@ -37,6 +37,10 @@ class HttpClient {
  public:
   explicit HttpClient(uint16_t port, std::chrono::milliseconds timeout = kDefaultTimeout)
       : port_(port), timeout_(timeout) {}
+  /// Connects from `source_ip`, a loopback address such as "127.0.0.7", so that the server
+  /// sees that client IP (tests of per-IP limits). Empty: the kernel's choice (127.0.0.1).
+  HttpClient(uint16_t port, std::chrono::milliseconds timeout, std::string source_ip)
+      : port_(port), timeout_(timeout), source_ip_(std::move(source_ip)) {}
 
   HttpResponse Get(std::string_view target, std::string_view bearer = {}) const;
   HttpResponse Delete(std::string_view target, std::string_view bearer = {}) const;
@@ -55,6 +59,7 @@ class HttpClient {
  private:
   uint16_t port_;
   std::chrono::milliseconds timeout_;
+  std::string source_ip_;
 };
 
 }  // namespace parley::e2e

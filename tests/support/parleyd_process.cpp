@@ -51,6 +51,12 @@ const std::vector<std::pair<std::string, std::string>>& TestDefaults() {
       {"--rate-auth-user-burst", "100000"},
       {"--rate-search-per-min", "100000"},
       {"--rate-search-burst", "100000"},
+      {"--rate-auth-user-fresh-per-min", "100000"},
+      {"--rate-auth-user-fresh-burst", "100000"},
+      {"--rate-auth-user-ip-per-min", "100000"},
+      {"--rate-auth-user-ip-burst", "100000"},
+      {"--rate-refresh-per-min", "100000"},
+      {"--rate-refresh-burst", "100000"},
   };
   return defaults;
 }

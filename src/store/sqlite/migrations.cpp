@@ -256,6 +256,18 @@ const std::vector<Migration>& SchemaMigrations() {
             ) WITHOUT ROWID;
           )sql",
       },
+      {
+          8,
+          "accounts: when each device was last used; indexes for sweeping dead sessions",
+          R"sql(
+            -- Last login or refresh: the device list shows it, and the per-user device cap
+            -- revokes the least recently used device first.
+            ALTER TABLE devices ADD COLUMN last_used_ms INTEGER;
+            UPDATE devices SET last_used_ms = created_ms;
+            CREATE INDEX devices_revoked_ms ON devices(revoked_ms) WHERE revoked_ms IS NOT NULL;
+            CREATE INDEX refresh_tokens_expires_ms ON refresh_tokens(expires_ms);
+          )sql",
+      },
   };
   return kMigrations;
 }

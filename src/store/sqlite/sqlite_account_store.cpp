@@ -22,6 +22,16 @@ struct SqliteAccountStore::Statements {
   Statement insert_token;
   Statement find_token;
   Statement use_token;
+  Statement set_password;
+  Statement list_devices;
+  Statement touch_device;
+  Statement token_device;
+  Statement trim_used_tokens;
+  Statement sweep_tokens;
+  Statement sweep_dead_device_tokens;
+  Statement sweep_devices;
+  Statement delete_device_tokens;
+  Statement delete_device;
 };
 
 namespace {
@@ -84,9 +94,11 @@ Result<std::unique_ptr<SqliteAccountStore>> SqliteAccountStore::Open(
       {&statements->find_user_by_id,
        "SELECT id, username, display_name, created_ms, password_hash FROM users WHERE id = ?1"},
       {&statements->insert_device,
-       "INSERT INTO devices (id, user_id, name, created_ms) VALUES (?1, ?2, ?3, ?4)"},
+       "INSERT INTO devices (id, user_id, name, created_ms, last_used_ms) "
+       "VALUES (?1, ?2, ?3, ?4, ?4)"},
       {&statements->find_device,
-       "SELECT id, user_id, name, created_ms, revoked_ms IS NOT NULL FROM devices WHERE id = ?1"},
+       "SELECT id, user_id, name, created_ms, revoked_ms IS NOT NULL, "
+       "COALESCE(last_used_ms, created_ms) FROM devices WHERE id = ?1"},
       {&statements->revoke_device,
        "UPDATE devices SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL"},
       {&statements->use_device_tokens,
@@ -98,6 +110,30 @@ Result<std::unique_ptr<SqliteAccountStore>> SqliteAccountStore::Open(
        "d.revoked_ms IS NOT NULL "
        "FROM refresh_tokens t JOIN devices d ON d.id = t.device_id WHERE t.token_hash = ?1"},
       {&statements->use_token, "UPDATE refresh_tokens SET used_ms = ?2 WHERE token_hash = ?1"},
+      {&statements->set_password, "UPDATE users SET password_hash = ?2 WHERE id = ?1"},
+      {&statements->list_devices,
+       "SELECT id, user_id, name, created_ms, 0, COALESCE(last_used_ms, created_ms) AS used "
+       "FROM devices WHERE user_id = ?1 AND revoked_ms IS NULL ORDER BY used DESC, id"},
+      {&statements->touch_device,
+       "UPDATE devices SET last_used_ms = MAX(COALESCE(last_used_ms, 0), ?2) WHERE id = ?1"},
+      {&statements->token_device, "SELECT device_id FROM refresh_tokens WHERE token_hash = ?1"},
+      {&statements->trim_used_tokens,
+       "DELETE FROM refresh_tokens WHERE device_id = ?1 AND used_ms IS NOT NULL AND "
+       "token_hash NOT IN (SELECT token_hash FROM refresh_tokens WHERE device_id = ?1 AND "
+       "used_ms IS NOT NULL ORDER BY used_ms DESC LIMIT ?2)"},
+      {&statements->delete_device_tokens, "DELETE FROM refresh_tokens WHERE device_id = ?1"},
+      {&statements->delete_device, "DELETE FROM devices WHERE id = ?1"},
+      {&statements->sweep_tokens,
+       "DELETE FROM refresh_tokens WHERE rowid IN "
+       "(SELECT rowid FROM refresh_tokens WHERE expires_ms <= ?1 LIMIT ?2)"},
+      {&statements->sweep_dead_device_tokens,
+       "DELETE FROM refresh_tokens WHERE device_id IN (SELECT id FROM devices "
+       "WHERE revoked_ms IS NOT NULL AND revoked_ms <= ?1 LIMIT ?2)"},
+      {&statements->sweep_devices,
+       "DELETE FROM devices WHERE id IN (SELECT d.id FROM devices d WHERE "
+       "(d.revoked_ms <= ?1 OR (d.revoked_ms IS NULL AND "
+       "COALESCE(d.last_used_ms, d.created_ms) <= ?1)) AND "
+       "NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.device_id = d.id) LIMIT ?2)"},
   };
   if (Status s = sqlite::PrepareAll(**db, to_prepare); !s.ok()) return s.error();
   return std::unique_ptr<SqliteAccountStore>(
@@ -189,6 +225,7 @@ Result<Device> SqliteAccountStore::CreateDevice(std::string_view device_id,
       .user_id = std::string(user_id),
       .name = std::string(name),
       .created_ms = now_ms,
+      .last_used_ms = now_ms,
       .revoked = false,
   };
 }
@@ -210,6 +247,7 @@ Result<Device> SqliteAccountStore::FindDeviceLocked(std::string_view device_id) 
       .user_id = find.ColumnText(1),
       .name = find.ColumnText(2),
       .created_ms = find.ColumnInt64(3),
+      .last_used_ms = find.ColumnInt64(5),
       .revoked = find.ColumnInt64(4) != 0,
   };
 }
@@ -327,9 +365,142 @@ Result<RotateResult> SqliteAccountStore::RotateRefreshToken(std::string_view old
       return status.error();
     }
   }
+  for (Statement* stmt : {&statements_->touch_device, &statements_->trim_used_tokens}) {
+    ScopedReset reset(*stmt);
+    Status status = stmt == &statements_->touch_device
+                        ? BindAll(*stmt, result.device_id, now_ms)
+                        : BindAll(*stmt, result.device_id, kUsedTokensKept);
+    if (status.ok()) status = Run(*stmt);
+    if (!status.ok()) return status.error();
+  }
   if (Status s = txn->Commit(); !s.ok()) return s.error();
   result.outcome = RotateOutcome::kRotated;
   return result;
+}
+
+Result<UserCredentials> SqliteAccountStore::FindCredentialsById(std::string_view user_id) {
+  std::lock_guard lock(mu_);
+  Statement& find = statements_->find_user_by_id;
+  ScopedReset reset(find);
+  if (Status s = find.Bind(1, user_id); !s.ok()) return s.error();
+  Result<bool> row = find.Step();
+  if (!row.ok()) return std::move(row).error();
+  if (!*row) return Error::NotFound("no such user");
+  return UserCredentials{.user = ReadUser(find), .password_hash = find.ColumnText(4)};
+}
+
+Status SqliteAccountStore::SetPasswordHash(std::string_view user_id,
+                                           std::string_view password_hash) {
+  std::lock_guard lock(mu_);
+  Statement& update = statements_->set_password;
+  ScopedReset reset(update);
+  Status status = BindAll(update, user_id, password_hash);
+  if (status.ok()) status = Run(update);
+  if (!status.ok()) return status;
+  if (db_->Changes() == 0) return Error::NotFound("no such user");
+  return Status::Ok();
+}
+
+Result<std::vector<Device>> SqliteAccountStore::ListDevices(std::string_view user_id) {
+  std::lock_guard lock(mu_);
+  return ListDevicesLocked(user_id);
+}
+
+Result<std::vector<Device>> SqliteAccountStore::ListDevicesLocked(std::string_view user_id) {
+  Statement& list = statements_->list_devices;
+  ScopedReset reset(list);
+  if (Status s = list.Bind(1, user_id); !s.ok()) return s.error();
+  std::vector<Device> devices;
+  while (true) {
+    Result<bool> row = list.Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) break;
+    devices.push_back(Device{
+        .id = list.ColumnText(0),
+        .user_id = list.ColumnText(1),
+        .name = list.ColumnText(2),
+        .created_ms = list.ColumnInt64(3),
+        .last_used_ms = list.ColumnInt64(5),
+        .revoked = false,
+    });
+  }
+  return devices;
+}
+
+Result<std::vector<std::string>> SqliteAccountStore::RevokeAllLocked(
+    const std::vector<Device>& devices, size_t from, std::string_view except_device_id,
+    int64_t now_ms, bool evict) {
+  std::vector<std::string> revoked;
+  if (from >= devices.size()) return revoked;
+  Result<Transaction> txn = Transaction::Begin(*db_);
+  if (!txn.ok()) return std::move(txn).error();
+  for (size_t i = from; i < devices.size(); ++i) {
+    if (devices[i].id == except_device_id) continue;
+    if (evict) {
+      // Tokens first: they reference the device.
+      for (Statement* stmt : {&statements_->delete_device_tokens, &statements_->delete_device}) {
+        ScopedReset reset(*stmt);
+        Status status = stmt->Bind(1, devices[i].id);
+        if (status.ok()) status = Run(*stmt);
+        if (!status.ok()) return status.error();
+      }
+    } else if (Status s = RevokeDeviceLocked(devices[i].id, now_ms); !s.ok()) {
+      return s.error();
+    }
+    revoked.push_back(devices[i].id);
+  }
+  if (Status s = txn->Commit(); !s.ok()) return s.error();
+  return revoked;
+}
+
+Result<std::vector<std::string>> SqliteAccountStore::EvictDevicesBeyond(std::string_view user_id,
+                                                                        size_t keep) {
+  std::lock_guard lock(mu_);
+  Result<std::vector<Device>> devices = ListDevicesLocked(user_id);
+  if (!devices.ok()) return std::move(devices).error();
+  return RevokeAllLocked(*devices, keep, {}, 0, /*evict=*/true);
+}
+
+Result<std::vector<std::string>> SqliteAccountStore::RevokeOtherDevices(
+    std::string_view user_id, std::string_view except_device_id, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  Result<std::vector<Device>> devices = ListDevicesLocked(user_id);
+  if (!devices.ok()) return std::move(devices).error();
+  return RevokeAllLocked(*devices, 0, except_device_id, now_ms, /*evict=*/false);
+}
+
+Result<SweepResult> SqliteAccountStore::Sweep(int64_t now_ms, int64_t dead_before_ms,
+                                              int64_t limit) {
+  std::lock_guard lock(mu_);
+  Result<Transaction> txn = Transaction::Begin(*db_);
+  if (!txn.ok()) return std::move(txn).error();
+  SweepResult result;
+  // Tokens first: the devices' rows are what they reference.
+  const std::pair<Statement*, int64_t> steps[] = {
+      {&statements_->sweep_tokens, now_ms},
+      {&statements_->sweep_dead_device_tokens, dead_before_ms},
+      {&statements_->sweep_devices, dead_before_ms},
+  };
+  for (const auto& [stmt, time_ms] : steps) {
+    ScopedReset reset(*stmt);
+    Status status = BindAll(*stmt, time_ms, limit);
+    if (status.ok()) status = Run(*stmt);
+    if (!status.ok()) return status.error();
+    (stmt == &statements_->sweep_devices ? result.devices : result.tokens) += db_->Changes();
+  }
+  if (Status s = txn->Commit(); !s.ok()) return s.error();
+  return result;
+}
+
+Result<std::string> SqliteAccountStore::FindRefreshTokenDevice(std::string_view token_hash) {
+  std::lock_guard lock(mu_);
+  Statement& find = statements_->token_device;
+  ScopedReset reset(find);
+  if (Status s = find.Bind(1, token_hash); !s.ok()) return s.error();
+  Result<bool> row = find.Step();
+  if (!row.ok()) return std::move(row).error();
+  if (!*row) return Error::NotFound("no such refresh token");
+  return find.ColumnText(0);
 }
 
 }  // namespace parley
