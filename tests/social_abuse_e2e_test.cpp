@@ -191,6 +191,13 @@ TEST(SocialAbuseE2eTest, NamesTitlesAndStatusTextRefuseInvisibleAndBidiCharacter
               IsWsError("invalid_request"));
   EXPECT_THAT(alice.Request({{"type", "presence"}, {"status", "away"}, {"text", "brb \u2615"}}),
               IsFrameWith("ok"));
+
+  // Nobody may take another user's username as their display name; their own is fine.
+  TestUser lookalike(port, "mallory");
+  const HttpResponse taken = lookalike.Register("ALICE");
+  EXPECT_THAT(taken, IsHttpError(400, "invalid_request"));
+  TestUser self_named(port, "carol");
+  EXPECT_THAT(self_named.Register("Carol"), HasStatus(201));
 }
 
 // ---------------------------------------------------------------------------------------------

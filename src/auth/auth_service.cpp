@@ -76,6 +76,13 @@ Result<User> AuthService::Register(std::string_view username, std::string_view p
   if (Status s = CheckPassword(password); !s.ok()) return s.error();
   std::string display(display_name.empty() ? std::string_view(*normalized) : display_name);
   if (Status s = CheckLabel(display, kMaxDisplayName, "display_name"); !s.ok()) return s.error();
+  // Nobody may be called "alice" while alice exists (issue 17 #14).
+  if (Status s = CheckNotAnotherUsername(
+          display, *normalized,
+          [&](std::string_view name) { return store_.FindUserByUsername(name).ok(); });
+      !s.ok()) {
+    return s.error();
+  }
 
   auto hash = hasher_.Hash(password);
   if (!hash.ok()) return std::move(hash).error();
