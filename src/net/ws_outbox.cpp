@@ -8,6 +8,11 @@
 namespace parley::net {
 
 void WsOutbox::Push(Frame bytes, uint8_t opcode) {
+  QueuePendingPong();
+  Append(std::move(bytes), opcode);
+}
+
+void WsOutbox::Append(Frame bytes, uint8_t opcode) {
   queued_bytes_ += Cost(bytes->size(), opcode);
   queue_.push_back({std::move(bytes), opcode});
 }
@@ -20,7 +25,7 @@ void WsOutbox::SetPong(std::string_view payload) {
 void WsOutbox::QueuePendingPong() {
   if (!pong_pending_) return;
   pong_pending_ = false;
-  Push(MakeFrame(pong_), static_cast<uint8_t>(ws::Opcode::kPong));
+  Append(MakeFrame(pong_), static_cast<uint8_t>(ws::Opcode::kPong));
   if (pong_.capacity() > ws::kMaxControlPayload) std::string().swap(pong_);
 }
 

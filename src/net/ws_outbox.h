@@ -23,7 +23,8 @@ namespace parley::net {
 ///
 /// Pongs are coalesced: RFC 6455 (section 5.5.3) lets an endpoint answer only the most recent
 /// ping, so at most one pong waits outside the queue, replaced by each new ping and moved into
-/// the queue only when the socket can take it.
+/// the queue when the socket can take it, or when another frame is queued after it (so that a
+/// pong keeps its place before what was queued later).
 ///
 /// Not thread-safe: one session's thread owns it.
 class WsOutbox {
@@ -39,12 +40,10 @@ class WsOutbox {
            (opcode == kRawBytes ? 0 : ws::HeaderBytes(payload_bytes));
   }
 
-  /// Appends a frame (or raw bytes) after everything queued.
+  /// Appends a frame (or raw bytes) after everything queued, a pending pong included.
   void Push(Frame bytes, uint8_t opcode);
   /// Sets the payload of the pong to send next, replacing one not yet queued.
   void SetPong(std::string_view payload);
-  /// Forgets a pong not yet queued (a close frame must be the last thing sent).
-  void DropPong() { pong_pending_ = false; }
 
   /// The cost of everything held: queued frames and a pending pong.
   size_t queued_bytes() const { return queued_bytes_ + (pong_pending_ ? pong_cost() : 0); }
@@ -87,6 +86,7 @@ class WsOutbox {
 
   size_t pong_cost() const { return Cost(pong_.size(), static_cast<uint8_t>(ws::Opcode::kPong)); }
   void QueuePendingPong();
+  void Append(Frame bytes, uint8_t opcode);
   // One sendmsg of up to kFramesPerSend frames; sets `total` to the bytes offered. Returns
   // the bytes sent, kWouldBlock, or -1 on a socket error.
   ssize_t SendSome(int fd, size_t& total);

@@ -170,16 +170,20 @@ TEST(WsOutboxTest, StopsRightAfterTheFrameTheCallerStopsAt) {
   EXPECT_EQ(frames[0].first, kClose);
 }
 
-TEST(WsOutboxTest, DroppingThePongKeepsItOutOfTheQueue) {
+TEST(WsOutboxTest, APongKeepsItsPlaceBeforeFramesQueuedAfterItsPing) {
   SocketPair pair;
   WsOutbox outbox;
-  outbox.SetPong("p");
-  outbox.DropPong();
-  outbox.Push(MakeFrame("last"), kClose);
+  outbox.SetPong("early");
+  outbox.SetPong("latest");
+  outbox.Push(MakeFrame("ready"), kText);
+  outbox.Push(MakeFrame(std::string("\x03\xe8", 2)), kClose);
   EXPECT_EQ(outbox.Send(pair.server, Always()), WsOutbox::SendResult::kAllSent);
   const auto frames = Frames(pair.Drain());
-  ASSERT_EQ(frames.size(), 1u);
-  EXPECT_EQ(frames[0].first, kClose);
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(frames[0].first, kPong);
+  EXPECT_EQ(frames[0].second, "latest");
+  EXPECT_EQ(frames[1].second, "ready");
+  EXPECT_EQ(frames[2].first, kClose);
 }
 
 TEST(WsOutboxTest, ClearForgetsEverything) {

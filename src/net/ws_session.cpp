@@ -447,7 +447,6 @@ class WsSession final : public Connection,
 
   void EnqueueFrame(Frame frame, Opcode opcode, bool force = false) {
     if (ended_ || (closing_ && !force)) return;
-    if (opcode == Opcode::kClose) outbox_.DropPong();  // nothing may follow the close frame
     // Checked before adding, so that one frame larger than the bound (a big history page)
     // still goes to a client that keeps up; only a backlog marks a client as slow.
     if (Backlogged()) return;
