@@ -33,6 +33,13 @@ const std::array kFields = {
                 "PEM certificate chain; TLS is on when cert and key are both set",
                 &Config::tls_cert},
     ConfigField{"tls_key", "server", "PEM private key for --tls-cert", &Config::tls_key},
+    ConfigField{"metrics_listen", "server",
+                "HOST:PORT of a listener serving only /metrics, /healthz, /readyz; empty = none",
+                &Config::metrics_listen},
+    ConfigField{"metrics_token", "server",
+                "Bearer token (16+ chars) that opens /metrics on the public listener; empty = "
+                "/metrics is not served there",
+                &Config::metrics_token},
     // [limits]
     ConfigField{"max_body_bytes", "limits", "Largest HTTP request body accepted",
                 &Config::max_body_bytes},
@@ -57,6 +64,16 @@ const std::array kFields = {
     ConfigField{"drain_timeout_ms", "limits",
                 "On SIGTERM, how long to wait for connections to close and data to flush",
                 &Config::drain_timeout_ms},
+    ConfigField{"max_connections_per_ip", "limits",
+                "Open connections from one client IP; more are refused with 429; 0 = unlimited",
+                &Config::max_connections_per_ip},
+    ConfigField{"max_unauthenticated", "limits",
+                "Unauthenticated connections (plain HTTP, WebSocket before ready) in total; 0 = "
+                "unlimited",
+                &Config::max_unauthenticated},
+    ConfigField{"max_unauthenticated_per_ip", "limits",
+                "Unauthenticated connections from one client IP; 0 = unlimited",
+                &Config::max_unauthenticated_per_ip},
     // [auth]
     ConfigField{"access_token_ttl_s", "auth", "Lifetime of an access token (JWT), seconds",
                 &Config::access_token_ttl_s},
@@ -66,10 +83,13 @@ const std::array kFields = {
                 &Config::argon2_ops_limit},
     ConfigField{"argon2_mem_limit", "auth", "Argon2id memory in bytes; at least 19 MiB (19922944)",
                 &Config::argon2_mem_limit},
-    ConfigField{
-        "allowed_origins", "auth",
-        "WebSocket Origin allow-list (repeat or comma-separate); empty means same host only",
-        &Config::allowed_origins},
+    ConfigField{"public_origin", "auth",
+                "The server's own origins as browsers see them, e.g. https://chat.example.com; "
+                "empty = http://127.0.0.1:PORT and http://localhost:PORT for a loopback listen",
+                &Config::public_origin},
+    ConfigField{"allowed_origins", "auth",
+                "Other origins whose pages may open WebSockets (comma-separated; * = any)",
+                &Config::allowed_origins},
     // [chat]
     ConfigField{"durability", "chat",
                 "full: an ack means fsynced (many messages per fsync); normal: survives a crash "
@@ -344,6 +364,21 @@ std::optional<std::string> SetFieldFromToml(Config& config, const ConfigField& f
       field.member);
 }
 
+// scheme://host[:port] with an http or https scheme and no path (a trailing '/' is fine); the
+// gateway parses it fully (net/origin.h).
+bool LooksLikeOrigin(std::string_view text) {
+  std::string_view rest;
+  if (text.starts_with("http://")) {
+    rest = text.substr(7);
+  } else if (text.starts_with("https://")) {
+    rest = text.substr(8);
+  } else {
+    return false;
+  }
+  if (rest.ends_with('/')) rest.remove_suffix(1);
+  return !rest.empty() && rest.find_first_of("/?#@ ") == std::string_view::npos;
+}
+
 }  // namespace
 
 std::span<const ConfigField> ConfigFields() { return kFields; }
@@ -582,8 +617,19 @@ Status ValidateConfig(const Config& config) {
   require(config.presence_max_subscriptions >= 1 && config.presence_max_subscriptions <= 10'000,
           "presence_max_subscriptions: must be between 1 and 10000");
   for (const std::string& origin : config.allowed_origins) {
-    require(!origin.empty(), "allowed_origins: entries must not be empty");
+    require(origin == "*" || origin == "null" || LooksLikeOrigin(origin),
+            "allowed_origins: " + Quote(origin) + " is not *, null or an http(s)://host[:port]");
   }
+  for (const std::string& origin : config.public_origin) {
+    require(LooksLikeOrigin(origin),
+            "public_origin: " + Quote(origin) + " is not an http(s)://host[:port] origin");
+  }
+  if (!config.metrics_listen.empty()) {
+    Result<HostPort> metrics = ParseHostPort(config.metrics_listen);
+    require(metrics.ok(), "metrics_" + (metrics.ok() ? "" : metrics.error().message));
+  }
+  require(config.metrics_token.empty() || config.metrics_token.size() >= 16,
+          "metrics_token: use at least 16 characters");
 
   // A bucket that refills at rate 0 or holds less than one token would refuse every request.
   for (const auto& [name, value, minimum] :

@@ -77,10 +77,12 @@ class WsSession final : public Connection,
                         public FrameSink,
                         public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(GatewayContext& context, Worker& worker, tcp::socket socket)
+  WsSession(GatewayContext& context, Worker& worker, tcp::socket socket,
+            ConnectionLimits::Ticket ticket)
       : context_(context),
         worker_(worker),
         socket_(std::move(socket)),
+        ticket_(std::move(ticket)),
         timer_(worker.io),
         budget_(context.options.frames_per_min, context.options.frames_burst) {}
 
@@ -354,6 +356,7 @@ class WsSession final : public Connection,
     device_id_ = claims->device_id;
     session_id_ = NewId('s');
     stage_ = Stage::kReady;
+    ticket_.Authenticated();
     context_.hub.Add(shared_from_this());
     in_hub_ = true;
     json::object ready{{"user_id", user_id_},
@@ -564,6 +567,7 @@ class WsSession final : public Connection,
     LeaveHub();
     queue_.clear();
     queued_bytes_ = 0;
+    ticket_.Release();
     context_.metrics.ws_connections.Add(-1);
     worker_.sessions.erase(this);
     context_.session_ended();
@@ -572,6 +576,7 @@ class WsSession final : public Connection,
   GatewayContext& context_;
   Worker& worker_;
   tcp::socket socket_;
+  ConnectionLimits::Ticket ticket_;  // this connection's place in the connection caps
   asio::steady_timer timer_;
 
   std::string user_id_;  // set once, before the session joins the hub; immutable after
@@ -632,8 +637,10 @@ void FlushAll(Worker& worker) {
 }  // namespace
 
 void StartWsSession(GatewayContext& context, Worker& worker, tcp::socket socket,
-                    std::string_view client_key, std::string_view early_bytes) {
-  std::make_shared<WsSession>(context, worker, std::move(socket))->Start(client_key, early_bytes);
+                    std::string_view client_key, std::string_view early_bytes,
+                    ConnectionLimits::Ticket ticket) {
+  std::make_shared<WsSession>(context, worker, std::move(socket), std::move(ticket))
+      ->Start(client_key, early_bytes);
 }
 
 }  // namespace parley::net
