@@ -1,5 +1,10 @@
 #include "net/connection_limits.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace parley::net {
@@ -16,6 +21,20 @@ std::string_view ConnectionLimits::RefusalName(Refusal refusal) {
       return "unauthenticated_per_ip";
   }
   return "unknown";
+}
+
+std::string ConnectionLimits::KeyFor(std::string_view ip) {
+  const std::string text(ip);
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, text.c_str(), &v6) != 1) return text;  // IPv4, or not an address
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    char v4[INET_ADDRSTRLEN];
+    return ::inet_ntop(AF_INET, &v6.s6_addr[12], v4, sizeof v4) != nullptr ? v4 : text;
+  }
+  std::fill(std::begin(v6.s6_addr) + 8, std::end(v6.s6_addr), 0);
+  char out[INET6_ADDRSTRLEN];
+  if (::inet_ntop(AF_INET6, &v6, out, sizeof out) == nullptr) return text;
+  return std::string(out) + "/64";
 }
 
 ConnectionLimits::Ticket::Ticket(Ticket&& other) noexcept

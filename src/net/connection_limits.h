@@ -63,7 +63,12 @@ class ConnectionLimits {
   ConnectionLimits(const ConnectionLimits&) = delete;
   ConnectionLimits& operator=(const ConnectionLimits&) = delete;
 
-  /// Admits a new connection from `ip` (any stable text form of the address), or says which
+  /// The key connections from `ip` (textual IPv4 or IPv6) are counted under: the address for
+  /// IPv4 (and IPv4-mapped IPv6), its /64 prefix for IPv6, since one subscriber usually holds
+  /// a whole /64 and could otherwise take a new address per connection.
+  static std::string KeyFor(std::string_view ip);
+
+  /// Admits a new connection from `ip` (a KeyFor key, or any stable text form), or says which
   /// cap it would pass; on refusal `*refusal` is set and the ticket is empty.
   [[nodiscard]] Ticket TryAcquire(std::string_view ip, Refusal* refusal);
 

@@ -68,6 +68,17 @@ TEST(ConnectionLimitsTest, PerIpCapCountsAuthenticatedConnectionsToo) {
   EXPECT_EQ(Refused(limits, "::1"), Refusal::kPerIp);
 }
 
+TEST(ConnectionLimitsTest, IPv6AddressesCountByTheirSlash64) {
+  EXPECT_EQ(ConnectionLimits::KeyFor("10.1.2.3"), "10.1.2.3");
+  EXPECT_EQ(ConnectionLimits::KeyFor("::ffff:10.1.2.3"), "10.1.2.3");
+  EXPECT_EQ(ConnectionLimits::KeyFor("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  EXPECT_EQ(ConnectionLimits::KeyFor("2001:db8:1:2::1"),
+            ConnectionLimits::KeyFor("2001:db8:1:2::2"));
+  EXPECT_NE(ConnectionLimits::KeyFor("2001:db8:1:2::1"),
+            ConnectionLimits::KeyFor("2001:db8:1:3::1"));
+  EXPECT_EQ(ConnectionLimits::KeyFor("::1"), "::/64");
+}
+
 TEST(ConnectionLimitsTest, ZeroCapsAreUnlimited) {
   ConnectionLimits limits({.per_ip = 0, .unauthenticated = 0, .unauthenticated_per_ip = 0});
   std::vector<ConnectionLimits::Ticket> tickets;
@@ -77,8 +88,7 @@ TEST(ConnectionLimitsTest, ZeroCapsAreUnlimited) {
 
 TEST(ConnectionLimitsTest, MovedTicketsReleaseOnceAndTheGaugeFollows) {
   Gauge gauge;
-  ConnectionLimits limits({.per_ip = 0, .unauthenticated = 0, .unauthenticated_per_ip = 0},
-                          &gauge);
+  ConnectionLimits limits({.per_ip = 0, .unauthenticated = 0, .unauthenticated_per_ip = 0}, &gauge);
   {
     ConnectionLimits::Ticket moved;
     {

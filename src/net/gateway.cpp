@@ -117,16 +117,13 @@ bool OutOfResources(const boost::system::error_code& ec) {
          ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
 }
 
-// One text form per client address: IPv4 clients of a dual-stack socket count as IPv4.
+// The key the client's connections count under (ConnectionLimits::KeyFor: the IPv4 address,
+// or the IPv6 /64).
 template <class Socket>
-std::string ClientIp(const Socket& socket, boost::system::error_code& ec) {
+std::string ClientKey(const Socket& socket, boost::system::error_code& ec) {
   const tcp::endpoint remote = socket.remote_endpoint(ec);
   if (ec) return {};
-  asio::ip::address address = remote.address();
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-  }
-  return address.to_string();
+  return net::ConnectionLimits::KeyFor(remote.address().to_string());
 }
 
 Result<tcp::endpoint> Bind(tcp::acceptor& acceptor, const std::string& host, uint16_t port) {
@@ -295,7 +292,7 @@ class Gateway::Impl {
       backoff = kMinAcceptBackoff;
       net::ConnectionLimits::Ticket ticket;
       if (!internal) {
-        const std::string ip = ClientIp(socket, ec);
+        const std::string ip = ClientKey(socket, ec);
         if (ec) continue;  // already gone
         net::ConnectionLimits::Refusal refusal = net::ConnectionLimits::Refusal::kNone;
         ticket = context_.limits->TryAcquire(ip, &refusal);
