@@ -124,6 +124,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   asio::awaitable<void> ServeRequests() {
     beast::flat_buffer buffer;
     bool first = true;
+    bool refused = false;  // refusal_ is to be answered, then the connection closes
     while (!context_.draining) {
       stream_.expires_after(std::chrono::milliseconds(
           first ? context_.options.handshake_timeout_ms : context_.options.http_idle_timeout_ms));
@@ -133,41 +134,35 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       // behind a request framed in a way a proxy could read differently is ever served.
       const HeadResult head = co_await ReadHead(buffer);
       if (head == HeadResult::kGone) break;
-      if (head == HeadResult::kRefused) {
-        co_await RefuseAndClose();
-        co_return;
-      }
       RequestParser parser;
-      ConfigureRequestParser(parser, context_.options.max_body_bytes);
-      auto [ec, n] = co_await http::async_read_header(stream_, buffer, parser, kTuple);
-      if (!ec) {
-        if (auto refusal = CheckRequestHeader(parser.get().base())) {
-          refusal_ = std::move(*refusal);
-          {
-            co_await RefuseAndClose();
-            co_return;
+      beast::error_code ec;
+      if (head == HeadResult::kComplete) {
+        ConfigureRequestParser(parser, context_.options.max_body_bytes);
+        std::tie(ec, std::ignore) =
+            co_await http::async_read_header(stream_, buffer, parser, kTuple);
+        if (!ec) {
+          if (auto refusal = CheckRequestHeader(parser.get().base())) {
+            refusal_ = std::move(*refusal);
+            refused = true;
+          } else {
+            std::tie(ec, std::ignore) = co_await http::async_read(stream_, buffer, parser, kTuple);
           }
         }
-        std::tie(ec, n) = co_await http::async_read(stream_, buffer, parser, kTuple);
+      } else {
+        refused = true;
       }
       if (ec == http::error::body_limit) {
         refusal_ =
             Error::PayloadTooLarge("request body is larger than " +
                                    std::to_string(context_.options.max_body_bytes) + " bytes");
-        {
-          co_await RefuseAndClose();
-          co_return;
-        }
-      }
-      if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() &&
-          ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        refused = true;
+      } else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() &&
+                 ec != http::error::end_of_stream && ec != http::error::partial_message) {
         // The peer sent something that is not HTTP/1.1: tell it once, then hang up.
         refusal_ = Error::InvalidRequest("malformed HTTP request: " + ec.message());
-        {
-          co_await RefuseAndClose();
-          co_return;
-        }
+        refused = true;
       }
+      if (refused) break;
       if (ec) break;  // peer closed, timed out, or the server is draining: nothing to answer
 
       Request req = parser.release();
@@ -182,6 +177,10 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       const bool keep_alive = co_await Answer(req);
       busy_ = false;
       if (!keep_alive) break;
+    }
+    if (refused) {
+      co_await RefuseAndClose();
+      co_return;
     }
     beast::error_code ec;
     stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
