@@ -31,7 +31,7 @@ TEST(LifecycleE2eTest, MetricsAreInPrometheusTextFormat) {
   ASSERT_THAT(http.Get("/healthz"), HasStatus(200));
   ASSERT_THAT(http.Get("/v1/nowhere"), HasStatus(404));
 
-  const HttpResponse metrics = http.Get("/metrics");
+  const HttpResponse metrics = http.Get("/metrics", kTestMetricsToken);
 
   ASSERT_THAT(metrics, HasStatus(200));
   EXPECT_THAT(metrics.Header("Content-Type"), HasSubstr("text/plain"));

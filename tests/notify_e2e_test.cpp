@@ -65,7 +65,7 @@ std::vector<std::string> NotifyArgs(const HttpReceiver* hook, std::vector<std::s
 // The value of one series in /metrics, e.g. `parley_notify_sent_total` or
 // `parley_notify_jobs{state="queued"}`; -1 when absent.
 int64_t Metric(uint16_t port, const std::string& series) {
-  const HttpResponse r = HttpClient(port).Get("/metrics");
+  const HttpResponse r = HttpClient(port).Get("/metrics", kTestMetricsToken);
   const std::string needle = "\n" + series + " ";
   const size_t at = ("\n" + r.body).find(needle);
   if (at == std::string::npos) return -1;

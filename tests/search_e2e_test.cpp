@@ -205,7 +205,7 @@ TEST(SearchLimitsE2eTest, SearchesAreRateLimitedPerUserAndBadQueriesRefused) {
   // More than 8 words is refused, before any work.
   EXPECT_THAT(bob.Get("/v1/search?q=a%20b%20c%20d%20e%20f%20g%20h%20i"),
               IsHttpError(400, "invalid_request"));
-  HttpResponse metrics = HttpClient(server.Port()).Get("/metrics");
+  HttpResponse metrics = HttpClient(server.Port()).Get("/metrics", kTestMetricsToken);
   EXPECT_THAT(metrics.body, ::testing::HasSubstr("parley_search_refused_total{reason=\"rate\"} 1"));
 }
 

@@ -41,7 +41,7 @@ TestUser Registered(uint16_t port, std::string name) {
 
 // The value of one series in /metrics; -1 when absent.
 int64_t Metric(uint16_t port, const std::string& series) {
-  const HttpResponse r = HttpClient(port).Get("/metrics");
+  const HttpResponse r = HttpClient(port).Get("/metrics", kTestMetricsToken);
   const std::string needle = "\n" + series + " ";
   const size_t at = ("\n" + r.body).find(needle);
   if (at == std::string::npos) return -1;

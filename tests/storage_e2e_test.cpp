@@ -34,7 +34,7 @@ using Clock = std::chrono::steady_clock;
 
 // The value of the first /metrics series that starts with `series` (name and labels), if any.
 std::optional<double> MetricValue(uint16_t port, const std::string& series) {
-  HttpResponse r = HttpClient(port).Get("/metrics");
+  HttpResponse r = HttpClient(port).Get("/metrics", kTestMetricsToken);
   size_t at = 0;
   while ((at = r.body.find(series, at)) != std::string::npos) {
     if (at == 0 || r.body[at - 1] == '\n') {

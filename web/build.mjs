@@ -2,6 +2,10 @@
 // their names (served as immutable), index.html that names them (always revalidated), the
 // static files from public/, and a gzip sibling of everything compressible (parleyd sends it
 // to clients that accept gzip). `node build.mjs --watch` rebuilds on change.
+//
+// Source maps only in the watch (development) build: a production build (`npm run build`)
+// ships no .map files and no sourceMappingURL comments, so parleyd cannot serve the
+// un-minified source to anyone who asks for it.
 import { build, context } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -21,7 +25,7 @@ const options = {
   jsx: 'automatic',
   jsxImportSource: 'preact',
   minify: !watch,
-  sourcemap: true,
+  sourcemap: watch ? 'linked' : false,
   legalComments: 'linked',
   entryNames: 'assets/[name]-[hash]',
   assetNames: 'assets/[name]-[hash]',
@@ -55,6 +59,10 @@ function finish(result) {
         zipped += gz.length;
       }
     }
+  }
+  if (!watch) {
+    const maps = [...walk(out)].filter((file) => /\.map(\.gz)?$/.test(file));
+    if (maps.length) throw new Error(`web: a production build must not ship source maps: ${maps.join(', ')}`);
   }
   const stamp = createHash('sha256').update(js + css).digest('hex').slice(0, 8);
   console.log(`web: built ${js}, ${css} (${kb(raw)} -> ${kb(zipped)} gzip) [${stamp}]`);

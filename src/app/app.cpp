@@ -340,7 +340,18 @@ Result<std::unique_ptr<App>> App::Create(const Config& config) {
   options.http_idle_timeout_ms = config.http_idle_timeout_ms;
   options.heartbeat_ms = config.heartbeat_ms;
   options.drain_timeout_ms = config.drain_timeout_ms;
+  options.public_origins = config.public_origin;
   options.allowed_origins = config.allowed_origins;
+  options.max_connections_per_ip = config.max_connections_per_ip;
+  options.max_unauthenticated = config.max_unauthenticated;
+  options.max_unauthenticated_per_ip = config.max_unauthenticated_per_ip;
+  options.metrics_token = config.metrics_token;
+  if (!config.metrics_listen.empty()) {
+    auto metrics_listen = ParseHostPort(config.metrics_listen);
+    if (!metrics_listen.ok()) return std::move(metrics_listen).error();
+    options.metrics_host = metrics_listen->host == "localhost" ? "127.0.0.1" : metrics_listen->host;
+    options.metrics_port = metrics_listen->port;
+  }
   options.frames_per_min = config.rate_frames_per_min;
   options.frames_burst = config.rate_frames_burst;
   options.control_frames_per_min = config.rate_control_frames_per_min;
@@ -450,6 +461,7 @@ App::App(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 App::~App() = default;
 
 Result<uint16_t> App::Listen() { return parts_->gateway->Listen(); }
+std::optional<uint16_t> App::MetricsPort() const { return parts_->gateway->MetricsPort(); }
 void App::Run() {
   parts_->gateway->Run();
   // Every connection is gone: record their last_seen and stop announcing.

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "common/status.h"
 #include "config/config.h"
@@ -19,6 +20,8 @@ class App {
 
   /// Binds the listening socket; returns the bound port.
   Result<uint16_t> Listen();
+  /// The metrics listener's bound port (metrics_listen), after Listen(); nullopt when off.
+  std::optional<uint16_t> MetricsPort() const;
   /// Serves until SIGTERM/SIGINT has drained the server.
   void Run();
 

@@ -33,6 +33,13 @@ const std::array kFields = {
                 "PEM certificate chain; TLS is on when cert and key are both set",
                 &Config::tls_cert},
     ConfigField{"tls_key", "server", "PEM private key for --tls-cert", &Config::tls_key},
+    ConfigField{"metrics_listen", "server",
+                "HOST:PORT of a listener serving only /metrics, /healthz, /readyz; empty = none",
+                &Config::metrics_listen},
+    ConfigField{"metrics_token", "server",
+                "Bearer token (16+ chars) that opens /metrics on the public listener; empty = "
+                "/metrics is not served there",
+                &Config::metrics_token},
     // [limits]
     ConfigField{"max_body_bytes", "limits", "Largest HTTP request body accepted",
                 &Config::max_body_bytes},
@@ -66,6 +73,16 @@ const std::array kFields = {
     ConfigField{"max_ws_per_device", "limits",
                 "Authenticated WebSockets one device may hold; more close with 4429 (0: no bound)",
                 &Config::max_ws_per_device},
+    ConfigField{"max_connections_per_ip", "limits",
+                "Open connections from one client IP; more are refused with 429; 0 = unlimited",
+                &Config::max_connections_per_ip},
+    ConfigField{"max_unauthenticated", "limits",
+                "Unauthenticated connections (plain HTTP, WebSocket before ready) in total; 0 = "
+                "unlimited",
+                &Config::max_unauthenticated},
+    ConfigField{"max_unauthenticated_per_ip", "limits",
+                "Unauthenticated connections from one client IP; 0 = unlimited",
+                &Config::max_unauthenticated_per_ip},
     // [auth]
     ConfigField{"access_token_ttl_s", "auth", "Lifetime of an access token (JWT), seconds",
                 &Config::access_token_ttl_s},
@@ -75,10 +92,6 @@ const std::array kFields = {
                 &Config::argon2_ops_limit},
     ConfigField{"argon2_mem_limit", "auth", "Argon2id memory in bytes; at least 19 MiB (19922944)",
                 &Config::argon2_mem_limit},
-    ConfigField{
-        "allowed_origins", "auth",
-        "WebSocket Origin allow-list (repeat or comma-separate); empty means same host only",
-        &Config::allowed_origins},
     ConfigField{"max_devices_per_user", "auth",
                 "Live devices (sessions) per user; a login past it revokes the least recently used",
                 &Config::max_devices_per_user},
@@ -88,6 +101,13 @@ const std::array kFields = {
     ConfigField{"auth_hash_queue", "auth",
                 "Password checks running or waiting at once; past it 503 with retry_after_ms",
                 &Config::auth_hash_queue},
+    ConfigField{"public_origin", "auth",
+                "The server's own origins as browsers see them, e.g. https://chat.example.com; "
+                "empty = http://127.0.0.1:PORT and http://localhost:PORT for a loopback listen",
+                &Config::public_origin},
+    ConfigField{"allowed_origins", "auth",
+                "Other origins whose pages may open WebSockets (comma-separated; * = any)",
+                &Config::allowed_origins},
     // [chat]
     ConfigField{"durability", "chat",
                 "full: an ack means fsynced (many messages per fsync); normal: survives a crash "
@@ -443,6 +463,21 @@ std::optional<std::string> SetFieldFromToml(Config& config, const ConfigField& f
       field.member);
 }
 
+// scheme://host[:port] with an http or https scheme and no path (a trailing '/' is fine); the
+// gateway parses it fully (net/origin.h).
+bool LooksLikeOrigin(std::string_view text) {
+  std::string_view rest;
+  if (text.starts_with("http://")) {
+    rest = text.substr(7);
+  } else if (text.starts_with("https://")) {
+    rest = text.substr(8);
+  } else {
+    return false;
+  }
+  if (rest.ends_with('/')) rest.remove_suffix(1);
+  return !rest.empty() && rest.find_first_of("/?#@ ") == std::string_view::npos;
+}
+
 }  // namespace
 
 std::span<const ConfigField> ConfigFields() { return kFields; }
@@ -698,8 +733,19 @@ Status ValidateConfig(const Config& config) {
               " is not one of anyone, contacts, nobody");
   require(config.max_pending_invitations >= 1, "max_pending_invitations: must be at least 1");
   for (const std::string& origin : config.allowed_origins) {
-    require(!origin.empty(), "allowed_origins: entries must not be empty");
+    require(origin == "*" || origin == "null" || LooksLikeOrigin(origin),
+            "allowed_origins: " + Quote(origin) + " is not *, null or an http(s)://host[:port]");
   }
+  for (const std::string& origin : config.public_origin) {
+    require(LooksLikeOrigin(origin),
+            "public_origin: " + Quote(origin) + " is not an http(s)://host[:port] origin");
+  }
+  if (!config.metrics_listen.empty()) {
+    Result<HostPort> metrics = ParseHostPort(config.metrics_listen);
+    require(metrics.ok(), "metrics_" + (metrics.ok() ? "" : metrics.error().message));
+  }
+  require(config.metrics_token.empty() || config.metrics_token.size() >= 16,
+          "metrics_token: use at least 16 characters");
 
   // A bucket that refills at rate 0 or holds less than one token would refuse every request.
   for (const auto& [name, value, minimum] :

@@ -23,6 +23,8 @@ struct Config {
   std::string web_root;            // static web client folder; empty = none
   std::string tls_cert;            // PEM file; TLS is on when cert and key are set
   std::string tls_key;
+  std::string metrics_listen;  // HOST:PORT of a listener for /metrics only; empty = none
+  std::string metrics_token;   // Bearer token for /metrics on the public listener; empty = none
 
   // [limits]
   uint64_t max_body_bytes = 64 * 1024;       // HTTP request body
@@ -36,13 +38,17 @@ struct Config {
   int max_message_fragments = 64;            // frames of one fragmented WS message (then 1008)
   int max_ws_per_user = 50;                  // authenticated WebSockets per user (0: no bound)
   int max_ws_per_device = 10;                // ... per device (browser tabs share one)
+  uint64_t max_connections_per_ip = 256;     // open connections from one IP; 0 = unlimited
+  uint64_t max_unauthenticated = 2048;       // plain HTTP + WS before `ready`, all IPs; 0 = off
+  uint64_t max_unauthenticated_per_ip = 64;  // the same, per IP; 0 = unlimited
 
   // [auth]
   int access_token_ttl_s = 15 * 60;
   int refresh_token_ttl_s = 30 * 24 * 3600;
   uint64_t argon2_ops_limit = 3;  // OWASP: t>=2 with m>=19 MiB; we use t=3, 64 MiB
   uint64_t argon2_mem_limit = 64ull << 20;
-  std::vector<std::string> allowed_origins;  // WebSocket Origin allow-list; empty = same host only
+  std::vector<std::string> public_origin;    // the server's origins; empty = from listen
+  std::vector<std::string> allowed_origins;  // other origins whose pages may open WebSockets
   int max_devices_per_user = 100;  // live devices; a login past it revokes the least recently used
   int auth_hash_threads = 0;       // Argon2id threads; 0 = half the cores, at least 1
   int auth_hash_queue = 16;        // password checks running or waiting; past it 503

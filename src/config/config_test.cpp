@@ -51,6 +51,12 @@ TEST(ConfigDefaultsTest, AreTheEmbeddedSingleNodeProductAndValid) {
   EXPECT_EQ(config.max_frame_bytes, 64u * 1024);
   EXPECT_EQ(config.argon2_mem_limit, 64ull << 20);
   EXPECT_THAT(config.allowed_origins, IsEmpty());
+  EXPECT_THAT(config.public_origin, IsEmpty());
+  EXPECT_TRUE(config.metrics_listen.empty());
+  EXPECT_TRUE(config.metrics_token.empty());
+  EXPECT_EQ(config.max_connections_per_ip, 256u);
+  EXPECT_EQ(config.max_unauthenticated, 2048u);
+  EXPECT_EQ(config.max_unauthenticated_per_ip, 64u);
   EXPECT_TRUE(ValidateConfig(config).ok());
 }
 
@@ -380,6 +386,26 @@ TEST(ValidateTest, PresenceLimits) {
               HasSubstr("presence_max_fanout"));
   EXPECT_THAT(problem([](Config& c) { c.presence_max_subscriptions = 0; }),
               HasSubstr("presence_max_subscriptions"));
+}
+
+TEST(ValidateTest, OriginsMetricsListenerAndToken) {
+  Config config;
+  config.public_origin = {"https://chat.example.com", "http://localhost:8080/"};
+  config.allowed_origins = {"*", "null", "http://[::1]:3000"};
+  config.metrics_listen = "127.0.0.1:9464";
+  config.metrics_token = "0123456789abcdef";
+  EXPECT_TRUE(ValidateConfig(config).ok());
+
+  config.public_origin = {"chat.example.com"};
+  config.allowed_origins = {"https://a.example/path"};
+  config.metrics_listen = "nowhere";
+  config.metrics_token = "short";
+  const Status status = ValidateConfig(config);
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.error().message, HasSubstr("public_origin: 'chat.example.com'"));
+  EXPECT_THAT(status.error().message, HasSubstr("allowed_origins: 'https://a.example/path'"));
+  EXPECT_THAT(status.error().message, HasSubstr("metrics_listen: 'nowhere'"));
+  EXPECT_THAT(status.error().message, HasSubstr("metrics_token"));
 }
 
 TEST(ValidateTest, ReportsEveryProblemAtOnce) {

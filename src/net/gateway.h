@@ -4,6 +4,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,14 +29,27 @@ struct GatewayOptions {
   int http_idle_timeout_ms = 60'000;
   int heartbeat_ms = 30'000;
   int drain_timeout_ms = 5'000;
-  std::vector<std::string> allowed_origins;  // empty: same host (or no Origin) only
-  double frames_per_min = 6000;              // per connection; refused frames get rate_limited
+  // WebSocket Origin check (net/origin.h): the server's own origins (empty: derived from the
+  // listen address and the bound port) and other pages' origins allowed to connect.
+  std::vector<std::string> public_origins;
+  std::vector<std::string> allowed_origins;
+  double frames_per_min = 6000;  // per connection; refused frames get rate_limited
   double frames_burst = 200;
   double control_frames_per_min = 600;  // pings and pongs per connection; refused: no pong
   double control_frames_burst = 30;
   int max_message_fragments = 64;  // frames of one fragmented message; more closes with 1008
   size_t max_ws_per_user = 50;     // authenticated WebSockets of one user on this node (0: any)
   size_t max_ws_per_device = 10;   // ... of one device (its browser tabs share it)
+  // Connection caps (net/connection_limits.h); 0 = unlimited.
+  size_t max_connections_per_ip = 256;
+  size_t max_unauthenticated = 2048;
+  size_t max_unauthenticated_per_ip = 64;
+  // /metrics: served on its own listener when metrics_port is set (metrics_host:metrics_port,
+  // port 0 picks one), and on the public listener only with `Authorization: Bearer
+  // <metrics_token>` when a token is set; otherwise the public listener answers 404.
+  std::string metrics_host;
+  std::optional<uint16_t> metrics_port;
+  std::string metrics_token;
 };
 
 /// The HTTP + WebSocket front door: one port, one io_context per thread, each connection
@@ -56,8 +70,11 @@ class Gateway {
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
-  /// Binds and listens. Returns the bound port (useful with port 0).
+  /// Binds and listens (and the metrics listener, when configured). Returns the bound port
+  /// (useful with port 0).
   Result<uint16_t> Listen();
+  /// The metrics listener's bound port; nullopt when there is none. After Listen().
+  std::optional<uint16_t> MetricsPort() const;
   /// Serves until drained. Call once, after Listen().
   void Run();
   /// Starts a graceful shutdown. Thread-safe, idempotent.

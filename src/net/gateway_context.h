@@ -15,7 +15,10 @@
 #include "auth/auth_service.h"
 #include "hub/connection_hub.h"
 #include "metrics/metrics.h"
+#include "net/connection_limits.h"
 #include "net/gateway.h"
+#include "net/log_throttle.h"
+#include "net/origin.h"
 
 namespace parley::net {
 
@@ -82,6 +85,12 @@ struct GatewayMetrics {
   Counter& ws_slow_consumers;
   Counter* errors[9];  // by ErrorCode
   Counter* policy_closes[static_cast<int>(PolicyClose::kCount)];
+  Gauge& unauthenticated;
+  Counter& refused_per_ip;
+  Counter& refused_unauthenticated;
+  Counter& refused_unauthenticated_per_ip;
+  Counter& refused_fd_exhausted;
+  Counter& log_lines_suppressed;
 
   void CountError(ErrorCode code) { errors[static_cast<int>(code)]->Inc(); }
   void CountPolicyClose(PolicyClose why) { policy_closes[static_cast<int>(why)]->Inc(); }
@@ -102,6 +111,11 @@ struct GatewayContext {
   /// to know when a drain is complete.
   std::function<void()> session_started;
   std::function<void()> session_ended;
+  /// Set by Listen(), before any session starts; immutable after.
+  OriginPolicy origins;
+  ConnectionLimits* limits = nullptr;  // owned by the gateway; outlives every session
+  /// Repeated per-connection warnings (refusals, accept errors) go through this.
+  LogThrottle refusal_log;
 };
 
 }  // namespace parley::net

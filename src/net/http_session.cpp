@@ -1,7 +1,9 @@
 #include "net/http_session.h"
 
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,8 +14,10 @@
 #include <cctype>
 #include <chrono>
 #include <optional>
+#include <tuple>
 
 #include "api/json_fields.h"
+#include "net/http_request_check.h"
 #include "net/offload.h"
 #include "net/ws_codec.h"
 #include "net/ws_session.h"
@@ -28,7 +32,6 @@ using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr size_t kMaxHeaderBytes = 16 * 1024;
 constexpr std::chrono::seconds kWriteTimeout{30};
 
 HttpRequest ToHttpRequest(const Request& req, const std::string& client_ip) {
@@ -71,25 +74,26 @@ Response ToResponse(const HttpReply& reply, unsigned version, bool keep_alive) {
   return res;
 }
 
-// A browser's cross-site page must not open sockets with the user's cookies or tokens: an
-// Origin header, when present, must be allowed or name the host the request was sent to.
-bool OriginAllowed(const GatewayOptions& options, const Request& req) {
-  const std::string_view origin = req[http::field::origin];
-  if (origin.empty()) return true;  // not a browser: nothing for an origin check to protect
-  for (const auto& allowed : options.allowed_origins) {
-    if (allowed == "*" || allowed == origin) return true;
-  }
-  if (!options.allowed_origins.empty()) return false;
-  const std::string_view host = req[http::field::host];
-  const size_t scheme_end = origin.find("://");
-  return scheme_end != std::string_view::npos && !host.empty() &&
-         origin.substr(scheme_end + 3) == host;
+// Constant-time, so that the time to refuse a wrong metrics token tells nothing about it.
+bool TokenMatches(std::string_view given, std::string_view expected) {
+  return given.size() == expected.size() &&
+         CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
+}
+
+// The routes an internal (metrics) listener serves; everything else is for the public one.
+bool IsOpsPath(std::string_view path) {
+  return path == "/metrics" || path == "/healthz" || path == "/readyz";
 }
 
 class HttpSession final : public Session, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(GatewayContext& context, Worker& worker, asio::ip::tcp::socket socket)
-      : context_(context), worker_(worker), stream_(std::move(socket)) {
+  HttpSession(GatewayContext& context, Worker& worker, asio::ip::tcp::socket socket,
+              ConnectionLimits::Ticket ticket, bool internal)
+      : context_(context),
+        worker_(worker),
+        stream_(std::move(socket)),
+        ticket_(std::move(ticket)),
+        internal_(internal) {
     beast::error_code ec;
     auto remote = stream_.socket().remote_endpoint(ec);
     if (!ec) client_ip_ = remote.address().to_string();
@@ -120,32 +124,49 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   asio::awaitable<void> ServeRequests() {
     beast::flat_buffer buffer;
     bool first = true;
+    bool refused = false;  // refusal_ is to be answered, then the connection closes
     while (!context_.draining) {
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(context_.options.max_body_bytes);
-      parser.header_limit(kMaxHeaderBytes);
       stream_.expires_after(std::chrono::milliseconds(
           first ? context_.options.handshake_timeout_ms : context_.options.http_idle_timeout_ms));
       first = false;
-      auto [ec, n] = co_await http::async_read(stream_, buffer, parser, kTuple);
+      // The head is checked byte by byte before Beast sees it, and its fields before the
+      // body is read (net/http_request_check.h): a refusal closes the connection, so nothing
+      // behind a request framed in a way a proxy could read differently is ever served.
+      const HeadResult head = co_await ReadHead(buffer);
+      if (head == HeadResult::kGone) break;
+      RequestParser parser;
+      beast::error_code ec;
+      if (head == HeadResult::kComplete) {
+        ConfigureRequestParser(parser, context_.options.max_body_bytes);
+        std::tie(ec, std::ignore) =
+            co_await http::async_read_header(stream_, buffer, parser, kTuple);
+        if (!ec) {
+          if (auto refusal = CheckRequestHeader(parser.get().base())) {
+            refusal_ = std::move(*refusal);
+            refused = true;
+          } else {
+            std::tie(ec, std::ignore) = co_await http::async_read(stream_, buffer, parser, kTuple);
+          }
+        }
+      } else {
+        refused = true;
+      }
       if (ec == http::error::body_limit) {
-        const Error error =
+        refusal_ =
             Error::PayloadTooLarge("request body is larger than " +
                                    std::to_string(context_.options.max_body_bytes) + " bytes");
-        co_await WriteError(error, 11);
-        break;
-      }
-      if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() &&
-          ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        refused = true;
+      } else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() &&
+                 ec != http::error::end_of_stream && ec != http::error::partial_message) {
         // The peer sent something that is not HTTP/1.1: tell it once, then hang up.
-        const Error error = Error::InvalidRequest("malformed HTTP request: " + ec.message());
-        co_await WriteError(error, 11);
-        break;
+        refusal_ = Error::InvalidRequest("malformed HTTP request: " + ec.message());
+        refused = true;
       }
+      if (refused) break;
       if (ec) break;  // peer closed, timed out, or the server is draining: nothing to answer
 
       Request req = parser.release();
-      if (beast::websocket::is_upgrade(req)) {
+      if (beast::websocket::is_upgrade(req) && !internal_) {
         // Bytes read past the request belong to the WebSocket (a client that did not wait for
         // the 101): they go with the socket.
         const std::string_view early(static_cast<const char*>(buffer.data().data()), buffer.size());
@@ -157,8 +178,52 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       busy_ = false;
       if (!keep_alive) break;
     }
+    if (refused) {
+      co_await RefuseAndClose();
+      co_return;
+    }
     beast::error_code ec;
     stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  }
+
+  enum class HeadResult { kComplete, kRefused, kGone };
+
+  // Reads until `buffer` holds a whole request head that passes RequestHeadScanner. kGone: the
+  // peer closed or timed out first (nothing to answer); kRefused: refusal_ says why.
+  asio::awaitable<HeadResult> ReadHead(beast::flat_buffer& buffer) {
+    RequestHeadScanner scanner;
+    for (;;) {
+      const std::string_view bytes(static_cast<const char*>(buffer.data().data()), buffer.size());
+      switch (scanner.Feed(bytes)) {
+        case RequestHeadScanner::State::kComplete:
+          buffer.consume(scanner.leading_empty_bytes());
+          co_return HeadResult::kComplete;
+        case RequestHeadScanner::State::kInvalid:
+          refusal_ = scanner.error();
+          co_return HeadResult::kRefused;
+        case RequestHeadScanner::State::kIncomplete:
+          break;
+      }
+      auto [ec, n] = co_await stream_.async_read_some(buffer.prepare(4096), kTuple);
+      if (ec) co_return HeadResult::kGone;
+      buffer.commit(n);
+    }
+  }
+
+  // Answers refusal_ with Connection: close, then closes without reading another request:
+  // stops sending, and reads and drops what the client still sends for at most a second (or
+  // 64 KiB), so that the close is a FIN and not a reset that could destroy the reply.
+  asio::awaitable<void> RefuseAndClose() {
+    co_await WriteError(refusal_, 11);
+    beast::error_code ec;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(1));
+    std::array<char, 4096> scratch;
+    for (size_t drained = 0; drained < 64 * 1024;) {
+      auto [read_ec, n] = co_await stream_.async_read_some(asio::buffer(scratch), kTuple);
+      if (read_ec) break;
+      drained += n;
+    }
   }
 
   asio::awaitable<void> Upgrade(Request req, std::string early_bytes) {
@@ -166,7 +231,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     std::optional<Error> refusal;
     if (target.substr(0, target.find('?')) != "/v1/ws") {
       refusal = Error::NotFound("no WebSocket endpoint at this path");
-    } else if (!OriginAllowed(context_.options, req)) {
+    } else if (!context_.origins.Allows(req[http::field::origin])) {
       refusal = Error::Forbidden("origin not allowed");
     } else if (req[http::field::sec_websocket_version] != "13") {
       refusal =
@@ -184,7 +249,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     }
     stream_.expires_never();
     StartWsSession(context_, worker_, stream_.release_socket(), req[http::field::sec_websocket_key],
-                   early_bytes);
+                   early_bytes, std::move(ticket_));
   }
 
   // Returns whether the connection stays open.
@@ -193,7 +258,9 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     HttpRequest request = ToHttpRequest(req, client_ip_);
     HttpReply reply;
     Router::Match match = context_.router.Find(request);
-    if (match.route == nullptr && match.allowed.empty()) {
+    if (!MayServe(request)) {
+      reply = HttpReply::FromError(Error::NotFound("no such route: " + request.path));
+    } else if (match.route == nullptr && match.allowed.empty()) {
       reply = HttpReply::FromError(Error::NotFound("no such route: " + request.path));
     } else if (match.route == nullptr) {
       reply = HttpReply::FromError(
@@ -235,6 +302,15 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     co_await http::async_write(stream_, res, kTuple);
   }
 
+  // The internal listener serves only the ops routes; the public one serves /metrics only to
+  // a request with the operator's token (API.md: never to anyone on the public listener).
+  bool MayServe(const HttpRequest& request) const {
+    if (internal_) return IsOpsPath(request.path);
+    if (request.path != "/metrics") return true;
+    const std::string& token = context_.options.metrics_token;
+    return !token.empty() && TokenMatches(request.bearer_token, token);
+  }
+
   static ErrorCode CodeForStatus(int status) {
     switch (status) {
       case 401:
@@ -260,13 +336,18 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   Worker& worker_;
   beast::tcp_stream stream_;
   std::string client_ip_;
+  ConnectionLimits::Ticket ticket_;  // released with the session, or handed to the WsSession
+  const bool internal_;
+  Error refusal_;
   bool busy_ = false;
 };
 
 }  // namespace
 
-void StartHttpSession(GatewayContext& context, Worker& worker, asio::ip::tcp::socket socket) {
-  auto session = std::make_shared<HttpSession>(context, worker, std::move(socket));
+void StartHttpSession(GatewayContext& context, Worker& worker, asio::ip::tcp::socket socket,
+                      ConnectionLimits::Ticket ticket, bool internal) {
+  auto session = std::make_shared<HttpSession>(context, worker, std::move(socket),
+                                               std::move(ticket), internal);
   asio::co_spawn(worker.io, HttpSession::Run(std::move(session)), [](std::exception_ptr error) {
     // Request paths return errors as values; reaching here means a bug or bad_alloc. Log it
     // and drop this one connection: the server keeps serving.

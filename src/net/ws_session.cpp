@@ -39,8 +39,9 @@ constexpr size_t kKeepRxCapacity = 512;
 // next one closes it. An unauthenticated peer gets the 101, at most this many pongs, and a
 // close frame: nothing it can multiply.
 constexpr int kControlFramesBeforeAuth = 4;
-// After a protocol error the server reads and drops input until the peer closes; a peer that
-// keeps streaming instead is cut off after this much.
+// After a protocol error or once the connection is closing, the server reads (and drops, or
+// only looks for the peer's close frame) until the peer closes; a peer that keeps streaming
+// instead is cut off after this much.
 constexpr size_t kMaxDiscardBytes = 256 * 1024;
 // A connection closed for its rate (4429) first gets the replies to the requests it had
 // admitted, for at most this long: a client that retries after reconnecting must not resend
@@ -61,10 +62,12 @@ class WsSession final : public Connection,
                         public FrameSink,
                         public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(GatewayContext& context, Worker& worker, tcp::socket socket)
+  WsSession(GatewayContext& context, Worker& worker, tcp::socket socket,
+            ConnectionLimits::Ticket ticket)
       : context_(context),
         worker_(worker),
         socket_(std::move(socket)),
+        ticket_(std::move(ticket)),
         timer_(worker.io),
         budget_(context.options.frames_per_min, context.options.frames_burst),
         control_budget_(context.options.control_frames_per_min,
@@ -153,13 +156,17 @@ class WsSession final : public Connection,
       const size_t n = socket_.read_some(asio::buffer(scratch, kReadScratchBytes), ec);
       if (ec == asio::error::would_block) break;
       if (ec) return End();  // closed, reset
-      if (discard_input_) {
+      // Once the connection is closing (or a close is decided), what the peer still sends is
+      // only what was in flight; a peer that keeps streaming is cut off rather than parsed
+      // until the close deadline.
+      if (discard_input_ || closing_ || close_pending_) {
         discarded_bytes_ += n;
         if (discarded_bytes_ > kMaxDiscardBytes) return End();
-      } else if (rx_.empty()) {
+      }
+      if (!discard_input_ && rx_.empty()) {
         const size_t used = Parse(scratch, n);
         if (used < n) rx_.assign(reinterpret_cast<const char*>(scratch) + used, n - used);
-      } else {
+      } else if (!discard_input_) {
         rx_.append(reinterpret_cast<const char*>(scratch), n);
         ParseKept();
       }
@@ -399,6 +406,7 @@ class WsSession final : public Connection,
         return ResumeReading();
     }
     stage_ = Stage::kReady;
+    ticket_.Authenticated();
     in_hub_ = true;
     json::object ready{{"user_id", user_id_},
                        {"device_id", device_id_},
@@ -551,6 +559,7 @@ class WsSession final : public Connection,
     socket_.close(ec);  // pending waits complete with operation_aborted and find ended_
     LeaveHub();
     outbox_.Clear();
+    ticket_.Release();
     context_.metrics.ws_connections.Add(-1);
     worker_.sessions.erase(this);
     context_.session_ended();
@@ -559,6 +568,7 @@ class WsSession final : public Connection,
   GatewayContext& context_;
   Worker& worker_;
   tcp::socket socket_;
+  ConnectionLimits::Ticket ticket_;  // this connection's place in the connection caps
   asio::steady_timer timer_;
 
   std::string user_id_;  // set once, before the session joins the hub; immutable after
@@ -624,8 +634,10 @@ void FlushAll(Worker& worker) {
 }  // namespace
 
 void StartWsSession(GatewayContext& context, Worker& worker, tcp::socket socket,
-                    std::string_view client_key, std::string_view early_bytes) {
-  std::make_shared<WsSession>(context, worker, std::move(socket))->Start(client_key, early_bytes);
+                    std::string_view client_key, std::string_view early_bytes,
+                    ConnectionLimits::Ticket ticket) {
+  std::make_shared<WsSession>(context, worker, std::move(socket), std::move(ticket))
+      ->Start(client_key, early_bytes);
 }
 
 }  // namespace parley::net

@@ -17,9 +17,11 @@ inline constexpr int kCloseRateLimited = 4429;  // kept sending far over the fra
 /// Takes over a socket whose upgrade request was accepted (`client_key`: its valid
 /// Sec-WebSocket-Key; `early_bytes`: what the HTTP session read past the request, i.e. frames
 /// sent before the 101): answers 101, waits for the auth frame, then serves requests through
-/// the WsApi until either side closes. Runs entirely on `worker`'s thread; other threads reach
+/// the WsApi until either side closes. `ticket` moves to authenticated on `ready` and is
+/// released when the session ends. Runs entirely on `worker`'s thread; other threads reach
 /// it only through Connection::Deliver/Close.
 void StartWsSession(GatewayContext& context, Worker& worker, boost::asio::ip::tcp::socket socket,
-                    std::string_view client_key, std::string_view early_bytes);
+                    std::string_view client_key, std::string_view early_bytes,
+                    ConnectionLimits::Ticket ticket);
 
 }  // namespace parley::net

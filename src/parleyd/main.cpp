@@ -37,6 +37,15 @@ int main(int argc, char** argv) {
   auto host = parley::ParseHostPort(config.listen);
   std::string shown_host = host.ok() && host->host != "localhost" ? host->host : "127.0.0.1";
   if (shown_host.find(':') != std::string::npos) shown_host = "[" + shown_host + "]";
+  // Before the listening line, which is what scripts wait for: once it is read, this is too.
+  if (const auto metrics_port = (*app)->MetricsPort()) {
+    auto metrics_host = parley::ParseHostPort(config.metrics_listen);
+    std::string shown =
+        metrics_host.ok() && metrics_host->host != "localhost" ? metrics_host->host : "127.0.0.1";
+    if (shown.find(':') != std::string::npos) shown = "[" + shown + "]";
+    std::printf("metrics on http://%s:%u/metrics\n", shown.c_str(),
+                static_cast<unsigned>(*metrics_port));
+  }
   std::printf("listening on http://%s:%u\n", shown_host.c_str(), static_cast<unsigned>(*port));
   std::fflush(stdout);
   spdlog::info("parleyd serving on {}:{} with data in {}", shown_host, *port, config.data_dir);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kShutdownTimeout{15'000};
 constexpr std::string_view kListeningPrefix = "listening on http://";
+constexpr std::string_view kMetricsPrefix = "metrics on http://";
 constexpr size_t kMaxLogPrinted = size_t{64} * 1024;
 
 std::string ParleydPath() {
@@ -57,6 +59,7 @@ const std::vector<std::pair<std::string, std::string>>& TestDefaults() {
       {"--rate-auth-user-ip-burst", "100000"},
       {"--rate-refresh-per-min", "100000"},
       {"--rate-refresh-burst", "100000"},
+      {"--metrics-token", std::string(kTestMetricsToken)},
   };
   return defaults;
 }
@@ -176,12 +179,15 @@ ParleydProcess::ParleydProcess(SpawnTag /*tag*/, ParleydOptions options) {
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (err_fd < 0 || null_fd < 0) throw std::runtime_error("cannot open the child's files");
   const pid_t parent = getpid();
+  const rlimit files{static_cast<rlim_t>(options.max_open_files),
+                     static_cast<rlim_t>(options.max_open_files)};
 
   pid_ = fork();
   if (pid_ == 0) {
     // The server must not outlive a test process that crashed or was killed.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
+    if (files.rlim_cur != 0 && setrlimit(RLIMIT_NOFILE, &files) != 0) _exit(126);
     dup2(null_fd, STDIN_FILENO);
     dup2(out[1], STDOUT_FILENO);
     dup2(err_fd, STDERR_FILENO);
@@ -259,6 +265,17 @@ std::optional<uint16_t> ParleydProcess::WaitListening(std::chrono::milliseconds 
     if (const size_t nl = stdout_buffer_.find('\n'); nl != std::string::npos) {
       const std::string line = stdout_buffer_.substr(0, nl);
       stdout_buffer_.erase(0, nl + 1);
+      if (line.rfind(kMetricsPrefix, 0) == 0) {
+        // "metrics on http://HOST:PORT/metrics"
+        const size_t slash = line.rfind('/');
+        const size_t colon = line.rfind(':', slash);
+        uint16_t port = 0;
+        if (colon != std::string::npos &&
+            std::from_chars(line.data() + colon + 1, line.data() + slash, port).ec == std::errc{}) {
+          metrics_port_ = port;
+        }
+        continue;
+      }
       const size_t colon = line.rfind(':');
       uint16_t port = 0;
       if (line.rfind(kListeningPrefix, 0) != 0 || colon == std::string::npos ||

@@ -11,6 +11,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -19,6 +20,10 @@ namespace parley::e2e {
 /// How long any single wait in the end-to-end harness may take before the test fails
 /// instead of hanging.
 inline constexpr std::chrono::milliseconds kDefaultTimeout{10'000};
+
+/// The --metrics-token the test defaults give parleyd: tests read /metrics on the public
+/// listener with `Authorization: Bearer kTestMetricsToken`.
+inline constexpr std::string_view kTestMetricsToken = "e2e-metrics-token-not-a-secret";
 
 /// How a child process ended, or that it had not ended when we stopped waiting.
 struct ExitStatus {
@@ -54,6 +59,8 @@ struct ParleydOptions {
   /// Adds fast password hashing and rate limits too high to matter, so that tests are quick
   /// and never limited unless they ask to be.
   bool test_defaults = true;
+  /// RLIMIT_NOFILE (soft and hard) for the child; 0 keeps the test process's limit.
+  uint64_t max_open_files = 0;
 };
 
 /// One parleyd child process, started on 127.0.0.1 port 0 with its own temporary directory.
@@ -90,6 +97,10 @@ class ParleydProcess {
   std::optional<uint16_t> WaitListening(
       std::chrono::milliseconds timeout = std::chrono::milliseconds(30'000));
 
+  /// The metrics listener's port, when parleyd was started with --metrics-listen (it prints
+  /// `metrics on http://HOST:PORT/metrics` before the listening line).
+  std::optional<uint16_t> MetricsPort() const { return metrics_port_; }
+
   pid_t Pid() const { return pid_; }
   const std::filesystem::path& DataDir() const { return data_dir_; }
   /// Everything parleyd has written to stderr so far.
@@ -113,6 +124,7 @@ class ParleydProcess {
   int stdout_fd_ = -1;
   std::string stdout_buffer_;
   std::optional<uint16_t> port_;
+  std::optional<uint16_t> metrics_port_;
   bool killed_by_test_ = false;
   bool exit_observed_ = false;  // the test called WaitExit and saw the child end
 

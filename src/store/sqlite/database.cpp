@@ -1,6 +1,9 @@
 #include "store/sqlite/database.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <utility>
 
@@ -52,6 +55,14 @@ const char* NonNullData(std::string_view text) { return text.data() != nullptr ?
 
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
                                                  const DatabaseOptions& options) {
+  // Accounts, tokens and messages: owner-only. SQLite creates the -wal and -shm files with
+  // the database file's mode, so creating that one 0600 (and narrowing an older, wider one)
+  // covers all three whatever the umask.
+  if (path != ":memory:" && !path.starts_with("file:")) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+    for (const char* suffix : {"", "-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
+  }
   sqlite3* raw = nullptr;
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
