@@ -98,7 +98,7 @@ std::string ServerDid(const std::map<std::string, uint64_t>& outcomes) {
     if (!out.empty()) out += "; ";
     out += sorted[i].second + " ×" + Short(sorted[i].first);
   }
-  return out.empty() ? "-" : out;
+  return out.empty() ? "nothing (no refusal, no close)" : out;
 }
 
 std::string AttackDid(const std::string& name, AttackCounters& c) {
