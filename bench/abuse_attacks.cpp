@@ -27,6 +27,9 @@ namespace json = boost::json;
 // EADDRNOTAVAIL of the client's own making.
 constexpr double kConnectsPerSecond = 250;
 constexpr int kHttpClients = 4;  // concurrent HTTP clients of the request floods
+// Bounds in count, besides the deadline: what one attack may send in one phase.
+constexpr uint64_t kMaxRequests = 2'000'000;
+constexpr uint64_t kMaxBytes = uint64_t{16} << 30;
 
 /// The attacker's threads yield to everything else on the client's CPU.
 void LowerPriority() { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19); }
@@ -114,8 +117,8 @@ class ThreadedAttack : public Attack {
   std::vector<std::thread> threads_;
 };
 
-bool Running(const std::atomic<bool>& stop, const AttackEnv& env) {
-  return !stop && Now() < env.deadline_ns;
+bool Running(const std::atomic<bool>& stop, const AttackEnv& env, const AttackCounters& c) {
+  return !stop && Now() < env.deadline_ns && c.requests < kMaxRequests && c.bytes < kMaxBytes;
 }
 
 /// Streams `unit` (whole frames) on the socket as fast as it takes them until the server ends
@@ -129,7 +132,7 @@ void Stream(int fd, const std::string& unit, std::string in, bool read,
   size_t off = 0;
   uint64_t written = 0;
   std::string outcome = "stopped";
-  while (Running(stop, env)) {
+  while (Running(stop, env, c)) {
     const ssize_t n = ::send(fd, burst.data() + off, burst.size() - off, MSG_NOSIGNAL);
     if (n > 0) {
       off = (off + static_cast<size_t>(n)) % burst.size();
@@ -260,7 +263,7 @@ class ConnectionFlood : public ThreadedAttack {
     const std::string upgrade = UpgradeRequest(env_);
     std::vector<epoll_event> events(256);
     size_t next = 0;  // round-robin over slots to reopen
-    while (Running(stop_, env_)) {
+    while (Running(stop_, env_, counters_)) {
       // Reopen closed slots while the connect budget allows, without blocking the loop.
       for (size_t k = 0; k < conns_.size(); ++k) {
         const size_t i = (next + k) % conns_.size();
@@ -351,7 +354,7 @@ class HttpFlood : public ThreadedAttack {
       HttpClient http(env_.host, env_.port, kAttackTimeoutMs, env_.source);
       std::string method, target, body;
       bool fresh = true;
-      while (Running(stop_, env_)) {
+      while (Running(stop_, env_, counters_)) {
         // A new connection costs a port: after a failure the client waits for the budget.
         if (fresh && !budget_.Acquire(stop_, env_.deadline_ns)) break;
         make_(next_++, method, target, body);
