@@ -297,11 +297,16 @@ class ConnectionFlood : public ThreadedAttack {
         }
         if ((events[e].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
           c.in += Drain(c.fd);
-          if ((events[e].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+          // A close frame ends the connection for the attacker as much as a TCP close does
+          // (the server may wait for the echo of its close before it hangs up).
+          const std::string code = CloseCode(c.in, "");
+          if (!code.empty()) {
+            Close(i, code);
+          } else if ((events[e].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
             std::string otherwise = i % 2 == 1 ? "ws closed" : "tcp closed";
             if (i % 2 == 0 && c.in.rfind("HTTP/1.1 ", 0) == 0)
               otherwise = "tcp answered " + c.in.substr(9, 3);
-            Close(i, CloseCode(c.in, otherwise));
+            Close(i, otherwise);
           }
         }
       }
