@@ -93,14 +93,16 @@ Column BystanderP99(std::string title, const char* key) {
           }};
 }
 
-/// Abuse: the bystander's failed logins / syncs / sends, and its WebSockets the server closed.
+/// Abuse: the bystander's failed logins / syncs / sends, its WebSockets the server closed, and
+/// its requests unanswered for over a second at the end of the phase.
 Column BystanderErrors(std::string title) {
   return {std::move(title), [](const json::object& p) {
             const json::value* b = p.if_contains("bystander");
             if (b == nullptr || !b->is_object()) return std::string("-");
             const auto& o = b->as_object();
             return Num(o.if_contains("login_errors")) + " / " + Num(o.if_contains("sync_errors")) +
-                   " / " + Num(o.if_contains("send_errors")) + " / " + Num(o.if_contains("closed"));
+                   " / " + Num(o.if_contains("send_errors")) + " / " +
+                   Num(o.if_contains("closed")) + " / " + Num(o.if_contains("unanswered"));
           }};
 }
 
@@ -127,7 +129,7 @@ std::vector<Column> ColumnsFor(const std::string& workload) {
     c.push_back(BystanderP99("login p99 ms", "login_ms"));
     c.push_back(BystanderP99("sync p99 ms", "sync_ms"));
     c.push_back(BystanderP99("send p99 ms", "send_ms"));
-    c.push_back(BystanderErrors("errors login/sync/send/closed"));
+    c.push_back(BystanderErrors("errors login/sync/send/closed/unanswered"));
     c.push_back(Field("srv CPU s", {"server", "cpu_s"}, 2));
     c.push_back(Field("srv peak RSS KiB", {"server", "rss_kb_peak"}));
     c.push_back(Text("attack sent", "attack_did"));
