@@ -27,8 +27,8 @@ std::string Lower(std::string_view s) {
 
 }  // namespace
 
-HttpClient::HttpClient(std::string host, uint16_t port, int timeout_ms)
-    : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms) {}
+HttpClient::HttpClient(std::string host, uint16_t port, int timeout_ms, std::string source)
+    : host_(std::move(host)), port_(port), source_(std::move(source)), timeout_ms_(timeout_ms) {}
 
 HttpClient::~HttpClient() { Disconnect(); }
 
@@ -51,6 +51,18 @@ bool HttpClient::Connect(std::string& error) {
     error = "not an IPv4 address: " + host_;
     Disconnect();
     return false;
+  }
+  if (!source_.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    const int one = 1;
+    ::setsockopt(fd_, IPPROTO_IP, 24 /* IP_BIND_ADDRESS_NO_PORT */, &one, sizeof one);
+    if (::inet_pton(AF_INET, source_.c_str(), &from.sin_addr) != 1 ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      error = "bind " + source_ + ": " + std::strerror(errno);
+      Disconnect();
+      return false;
+    }
   }
   // Loopback connects complete at once or fail at once; no timeout needed.
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {

@@ -15,9 +15,11 @@ struct HttpResponse {
 /// A minimal blocking HTTP/1.1 client over one keep-alive connection, for seeding and
 /// checks (not for load). Every wait is bounded by `timeout_ms`. Bodies must come with
 /// Content-Length (parleyd always sends it). Not thread-safe: one per seeding thread.
+/// `source`, when not empty, is the IPv4 address to connect from (the abuse workload's
+/// attackers come from an address of their own).
 class HttpClient {
  public:
-  HttpClient(std::string host, uint16_t port, int timeout_ms = 30'000);
+  HttpClient(std::string host, uint16_t port, int timeout_ms = 30'000, std::string source = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -35,6 +37,7 @@ class HttpClient {
 
   std::string host_;
   uint16_t port_;
+  std::string source_;
   int timeout_ms_;
   int fd_ = -1;
   std::string buffer_;  // bytes read past the previous response

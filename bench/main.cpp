@@ -76,7 +76,12 @@ json::object OptionsJson(const Options& o) {
           {"observer_rate", o.observer_rate},
           {"readers", o.readers},
           {"page", o.page},
-          {"prefill", o.prefill}};
+          {"prefill", o.prefill},
+          {"attacks", json::array(o.attacks.begin(), o.attacks.end())},
+          {"bystander_pairs", o.bystander_pairs},
+          {"bystander_login_rate", o.bystander_login_rate},
+          {"abuse_conns", o.abuse_conns},
+          {"prefill_pairs", o.prefill_pairs}};
 }
 
 /// The options only the XMPP target has (kept out of the other targets' reports).
@@ -106,10 +111,11 @@ int Main(int argc, char** argv) {
       "(it must print 'listening on http://HOST:PORT'; '{tmp}' in its arguments becomes a fresh\n"
       "temporary directory) and stops it at the end. See docs/BENCHMARKS.md."};
   app.add_option("-w,--workload", opt.workload,
-                 "seed, w1 (idle), w2 (1:1), w3 (groups), w4 (reconnect storm), w5 (history); "
+                 "seed, w1 (idle), w2 (1:1), w3 (groups), w4 (reconnect storm), w5 (history), "
+                 "abuse (a bystander while each attack runs); "
                  "report: --inputs JSON reports of one workload -> one Markdown table on stdout")
       ->required()
-      ->check(CLI::IsMember({"seed", "w1", "w2", "w3", "w4", "w5", "report"}));
+      ->check(CLI::IsMember({"seed", "w1", "w2", "w3", "w4", "w5", "abuse", "report"}));
   app.add_option("--inputs", inputs, "report: the JSON reports to put in one table");
   app.add_option("--server-stop-timeout", stop_timeout_s,
                  "seconds the started server gets to exit after SIGTERM");
@@ -158,7 +164,21 @@ int Main(int argc, char** argv) {
   app.add_option("--observer-rate", opt.observer_rate, "W4: their total messages/s");
   app.add_option("--readers", opt.readers, "W5: connections reading history");
   app.add_option("--page", opt.page, "W5: entries per history page");
-  app.add_option("--prefill", opt.prefill, "W5: messages written to each read conversation first");
+  app.add_option("--prefill", opt.prefill,
+                 "W5: messages written to each read conversation first; abuse: to each "
+                 "prefilled conversation");
+  app.add_option("--attacks", opt.attacks,
+                 "abuse: attacks to run after the baseline (all, or some of ping, fragments, "
+                 "conns, login, search, groups)")
+      ->delimiter(',');
+  app.add_option("--bystander-pairs", opt.bystander_pairs,
+                 "abuse: pairs of bystander users (one WebSocket each)");
+  app.add_option("--bystander-login-rate", opt.bystander_login_rate,
+                 "abuse: bystander logins per second (the server allows 30/min per IP)");
+  app.add_option("--abuse-conns", opt.abuse_conns,
+                 "abuse: connections the connection flood holds open");
+  app.add_option("--prefill-pairs", opt.prefill_pairs,
+                 "abuse: conversations besides the attacker's given --prefill messages first");
   app.add_option("--seed-file", opt.seed_file,
                  "users and conversations to reuse and extend (JSON)");
   app.add_option("--seed-concurrency", opt.seed_concurrency, "parallel HTTP clients while seeding");

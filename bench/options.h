@@ -55,6 +55,13 @@ struct Options {
   int page = 50;                  // W5: entries per page
   int prefill = 200;              // W5: entries each read conversation holds at least
 
+  // Abuse: a bystander's latency while each attack runs (abuse.h).
+  std::vector<std::string> attacks;   // empty = all (AttackNames())
+  int bystander_pairs = 4;            // pairs of bystander users, one WebSocket each
+  double bystander_login_rate = 0.4;  // bystander logins/s (30/min per IP by default)
+  int abuse_conns = 2000;             // connection flood: connections held at once
+  int prefill_pairs = 50;             // conversations given `prefill` messages first (search)
+
   // Seeding (through the HTTP API).
   std::string seed_file;     // reuse / extend; empty = seed afresh and keep nothing
   int seed_concurrency = 8;  // parallel HTTP clients

@@ -66,6 +66,46 @@ Column Latencies(std::string title, const char* key) {
           }};
 }
 
+/// A string field of the phase, "|" escaped for Markdown.
+Column Text(std::string title, const char* key) {
+  return {std::move(title), [key](const json::object& p) {
+            const json::value* v = p.if_contains(key);
+            if (v == nullptr || !v->is_string()) return std::string("-");
+            std::string out;
+            for (char c : v->as_string()) out += c == '|' ? std::string("\\|") : std::string(1, c);
+            return out;
+          }};
+}
+
+/// Abuse: the bystander's p99 of `key` in ms, its ratio to the baseline and its sample count:
+/// "25.1 (×1.02, n=4)".
+Column BystanderP99(std::string title, const char* key) {
+  return {std::move(title), [key](const json::object& p) {
+            const json::value* b = p.if_contains("bystander");
+            const json::value* l = b && b->is_object() ? b->as_object().if_contains(key) : nullptr;
+            if (l == nullptr || !l->is_object()) return std::string("-");
+            const auto& o = l->as_object();
+            const std::string n = Num(o.if_contains("count"));
+            if (o.at("count").to_number<int64_t>() == 0) return std::string("- (n=0)");
+            std::string out = Num(o.if_contains("p99"), 2) + " (";
+            if (o.contains("p99_x")) out += "×" + Num(o.if_contains("p99_x"), 2) + ", ";
+            return out + "n=" + n + ")";
+          }};
+}
+
+/// Abuse: the bystander's failed logins / syncs / sends, its WebSockets the server closed, and
+/// its requests unanswered for over a second at the end of the phase.
+Column BystanderErrors(std::string title) {
+  return {std::move(title), [](const json::object& p) {
+            const json::value* b = p.if_contains("bystander");
+            if (b == nullptr || !b->is_object()) return std::string("-");
+            const auto& o = b->as_object();
+            return Num(o.if_contains("login_errors")) + " / " + Num(o.if_contains("sync_errors")) +
+                   " / " + Num(o.if_contains("send_errors")) + " / " +
+                   Num(o.if_contains("closed")) + " / " + Num(o.if_contains("unanswered"));
+          }};
+}
+
 std::vector<Column> ColumnsFor(const std::string& workload) {
   std::vector<Column> c{
       {"phase", [](const json::object& p) { return std::string(p.at("name").as_string()); }},
@@ -83,6 +123,17 @@ std::vector<Column> ColumnsFor(const std::string& workload) {
     c.push_back(Latencies("observer delivery ms", "delivery_ms"));
     c.push_back(Field("srv cores", {"server", "cores"}, 2));
     c.push_back(Field("errors", {"errors"}));
+  } else if (workload == "abuse") {
+    c.erase(c.begin() + 1);  // every phase is --duration long
+    c.push_back(Text("from", "source"));
+    c.push_back(BystanderP99("login p99 ms", "login_ms"));
+    c.push_back(BystanderP99("sync p99 ms", "sync_ms"));
+    c.push_back(BystanderP99("send p99 ms", "send_ms"));
+    c.push_back(BystanderErrors("errors login/sync/send/closed/unanswered"));
+    c.push_back(Field("srv CPU s", {"server", "cpu_s"}, 2));
+    c.push_back(Field("srv peak RSS KiB", {"server", "rss_kb_peak"}));
+    c.push_back(Text("attack sent", "attack_did"));
+    c.push_back(Text("what the server did to it", "server_did"));
   } else if (workload == "w5") {
     c.push_back(Field("pages/s", {"rate", "pages"}));
     c.push_back(Latencies("page ms p50/p99/p99.9/max", "ack_ms"));

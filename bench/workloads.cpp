@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "abuse.h"
 #include "fleet.h"
 #include "server_process.h"
 #include "xmpp_fleet.h"
@@ -774,6 +775,7 @@ SeedNeeds NeedsOf(const Options& opt) {
   }
   if (opt.workload == "w4") needs.pairs = opt.observer_pairs;
   if (opt.workload == "w5") needs.pairs = (opt.readers + 1) / 2;
+  if (opt.workload == "abuse") needs.pairs = AbusePairsNeeded(opt);
   return needs;
 }
 
@@ -796,6 +798,7 @@ bool RunWorkload(const Options& opt, const ServerRef& server, const Seed& seed,
   }
   if (opt.workload == "w4") return RunW4(opt, server, seed, report, error);
   if (opt.workload == "w5") return RunW5(opt, server, seed, report, error);
+  if (opt.workload == "abuse") return RunAbuse(opt, server, seed, report, error);
   error = "unknown workload " + opt.workload;
   return false;
 }

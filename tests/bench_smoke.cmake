@@ -2,7 +2,8 @@
 # connections, against a parleyd of its own on port 0 with a fresh temporary data directory
 # ("{tmp}"), and W2/W3 against the bare relay, so that the tool keeps working. The figures are
 # not checked, only that nothing failed: no connection lost, no error reply, every acked send
-# delivered, every W4 client resynced, and the server exiting 0 on SIGTERM (--check).
+# delivered, every W4 client resynced, the abuse workload's bystander answered,
+# and the server exiting 0 on SIGTERM (--check).
 # Benchmarks themselves are not run here: see scripts/bench and docs/BENCHMARKS.md.
 if(TARGET parley_bench AND TARGET parleyd AND TARGET bare_relay)
   set(bench_smoke_parleyd
@@ -32,4 +33,14 @@ if(TARGET parley_bench AND TARGET parleyd AND TARGET bare_relay)
       COMMAND parley_bench --workload ${args} ${bench_smoke_common} -- ${bench_smoke_${server}})
     set_tests_properties(bench_smoke_${name} PROPERTIES LABELS bench-smoke TIMEOUT 180)
   endforeach()
+
+  # The abuse workload: a baseline and every attack for 1 s each, small (a connection flood of
+  # 100, 2 bystander pairs logging in 4 times a second, 2 short conversations for search);
+  # --check asks only that the bystander logged in, synced and sent at all, and asked something
+  # in every phase (a bystander kept waiting is a figure, not a failure of the tool).
+  add_test(NAME bench_smoke_abuse
+    COMMAND parley_bench --workload abuse --attacks all --duration 1 --warmup 0.2 --threads 2
+      --bystander-pairs 2 --bystander-login-rate 4 --abuse-conns 100 --prefill-pairs 2
+      --prefill 20 --check --quiet -- ${bench_smoke_parleyd})
+  set_tests_properties(bench_smoke_abuse PROPERTIES LABELS bench-smoke TIMEOUT 180)
 endif()
