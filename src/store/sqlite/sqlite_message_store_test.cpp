@@ -521,12 +521,12 @@ TEST_F(SqliteMessageStoreTest, DeleteErasesTheTextFromStorageAndIndex) {
             0);
   // The index's terms carry the conversation's tag (sqlite_search.h).
   const std::string tag = sqlite::ConversationTag("c_1");
-  EXPECT_EQ(RawCount("SELECT COUNT(*) FROM search_index WHERE search_index MATCH '" + tag +
-                     "zanzibar'"),
-            0);
-  EXPECT_EQ(RawCount("SELECT COUNT(*) FROM search_index WHERE search_index MATCH '" + tag +
-                     "unrelated'"),
-            1);
+  EXPECT_EQ(
+      RawCount("SELECT COUNT(*) FROM search_index WHERE search_index MATCH '" + tag + "zanzibar'"),
+      0);
+  EXPECT_EQ(
+      RawCount("SELECT COUNT(*) FROM search_index WHERE search_index MATCH '" + tag + "unrelated'"),
+      1);
 
   // And in the files, once the leftovers (old index segments, WAL frames) are purged.
   ASSERT_TRUE(store_->PurgeDeletedText().ok());
