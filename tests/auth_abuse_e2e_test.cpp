@@ -14,6 +14,7 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <iostream>
 #include <mutex>
 #include <string>
@@ -63,6 +64,14 @@ struct Tally {
   std::vector<double> latencies_ms;  // guarded by mu
   HttpResponse last_refusal;         // guarded by mu: the last 503
   HttpResponse last_other;           // guarded by mu: the last unexpected answer
+  std::condition_variable counted;   // notified after every Count
+
+  /// Waits until `done()` holds (it reads the counters) or `deadline`; returns done().
+  template <class Done>
+  bool WaitUntil(Clock::time_point deadline, Done done) {
+    std::unique_lock lock(mu);
+    return counted.wait_until(lock, deadline, done);
+  }
 
   void Count(const HttpResponse& response, double latency_ms) {
     std::lock_guard lock(mu);
@@ -78,6 +87,7 @@ struct Tally {
       ++other;
       last_other = response;
     }
+    counted.notify_all();
   }
 };
 
@@ -136,12 +146,12 @@ TEST(AuthAbuseE2eTest, StrangersGuessingCannotLockTheOwnerOutAndGuessesAreBounde
   });
   // The attack is under way once the username's budget is spent and the attackers are
   // being slowed down.
-  const auto warm_deadline = Clock::now() + milliseconds(20'000);
-  while (attack.tally().limited.load() < 50 && Clock::now() < warm_deadline) {
-    std::this_thread::sleep_for(milliseconds(20));  // polling a counter, bounded
-  }
-  ASSERT_GE(attack.tally().limited.load(), 50) << "the attack never got limited";
-  std::this_thread::sleep_for(milliseconds(3'000));  // let it run: what the owner walks into
+  ASSERT_TRUE(attack.tally().WaitUntil(Clock::now() + milliseconds(20'000), [&] {
+    return attack.tally().limited.load() >= 50;
+  })) << "the attack never got limited";
+  // A measurement window, not a synchronisation: the owner walks into an attack that has
+  // been going on for a while.
+  std::this_thread::sleep_for(milliseconds(3'000));
 
   // The owner, with the right password, from a new IP and a new device. A client honours
   // retry_after_ms; the owner must be in within a few seconds.
@@ -160,10 +170,9 @@ TEST(AuthAbuseE2eTest, StrangersGuessingCannotLockTheOwnerOutAndGuessesAreBounde
   }
   const double owner_ms = Ms(Clock::now() - owner_started);
 
-  // Keep attacking for a while so that the guess rate is measured over a real stretch.
-  while (Clock::now() - attack_started < milliseconds(30'000)) {
-    std::this_thread::sleep_for(milliseconds(50));
-  }
+  // Keep attacking for a while so that the guess rate is measured over a real stretch (a
+  // measurement window).
+  std::this_thread::sleep_until(attack_started + milliseconds(30'000));
   attack.Stop();
   const double attack_s = Ms(Clock::now() - attack_started) / 1000.0;
   const int checked = attack.tally().checked.load();
@@ -245,10 +254,8 @@ TEST(AuthAbuseE2eTest, LoginFloodDoesNotSlowABystandersReads) {
                        {"password", "wrong password"}};
   });
   // The flood is on once the first rejections come back.
-  const auto warm_deadline = Clock::now() + milliseconds(20'000);
-  while (attack.tally().checked.load() < kAttackers && Clock::now() < warm_deadline) {
-    std::this_thread::sleep_for(milliseconds(20));
-  }
+  (void)attack.tally().WaitUntil(Clock::now() + milliseconds(20'000),
+                                 [&] { return attack.tally().checked.load() >= kAttackers; });
   std::vector<double> bystander_ms;
   const int checked_before = attack.tally().checked.load();
   const auto measure_started = Clock::now();
