@@ -62,9 +62,10 @@ bool RawHttpConnection::Send(std::string_view bytes) {
   return bytes.empty();
 }
 
-std::string RawHttpConnection::ReadUntilClosed(std::chrono::milliseconds timeout) {
+template <class Done>
+std::string RawHttpConnection::ReadUntil(std::chrono::milliseconds timeout, Done done) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (fd_ >= 0 && !closed_) {
+  while (fd_ >= 0 && !closed_ && !done(received_)) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
@@ -84,26 +85,14 @@ std::string RawHttpConnection::ReadUntilClosed(std::chrono::milliseconds timeout
   return received_;
 }
 
+std::string RawHttpConnection::ReadUntilClosed(std::chrono::milliseconds timeout) {
+  return ReadUntil(timeout, [](const std::string&) { return false; });
+}
+
 std::string RawHttpConnection::ReadHead(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (fd_ >= 0 && !closed_ && received_.find("\r\n\r\n") == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) break;
-    std::array<char, 4096> chunk{};
-    const ssize_t n = ::recv(fd_, chunk.data(), chunk.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      closed_ = true;
-      break;
-    }
-    received_.append(chunk.data(), static_cast<size_t>(n));
-  }
-  return received_;
+  return ReadUntil(timeout, [](const std::string& received) {
+    return received.find("\r\n\r\n") != std::string::npos;
+  });
 }
 
 int StatusOf(std::string_view bytes) {

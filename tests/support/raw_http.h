@@ -37,6 +37,9 @@ class RawHttpConnection {
   void Close();
 
  private:
+  // Reads until `done(received_)` holds, the peer closes, or `timeout` passes.
+  template <class Done>
+  std::string ReadUntil(std::chrono::milliseconds timeout, Done done);
   int fd_ = -1;
   bool closed_ = false;
   std::string error_;
